@@ -1,0 +1,42 @@
+# strigil: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR := demo-output
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## demo: simulate a 10-minute session and show its analysis (grows into the whole service)
+demo: $(STAMP)
+	mkdir -p $(DEMO_DIR)
+	$(BIN)/strigil simulate --minutes 10 --seed 7 --rate-hz 200 -o $(DEMO_DIR)/session.csv --truth $(DEMO_DIR)/truth.json
+	$(BIN)/strigil analyze $(DEMO_DIR)/session.csv
+	@echo
+	@echo "Per-stroke JSON: $(BIN)/strigil analyze $(DEMO_DIR)/session.csv --json"
+
+## test: everything CI runs: lint, format check, strict typing, the whole test suite
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -n 2 -q
+
+## bench: the benchmarks of docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python bench/bench_analysis.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""HTTP API (grows in the API issue)."""

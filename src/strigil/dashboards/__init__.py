@@ -1,0 +1,1 @@
+"""Dashboards served by the API (grow in the dashboards issue)."""

@@ -1,0 +1,1 @@
+"""Signals: the simulator and the stroke analysis (pure functions on arrays)."""

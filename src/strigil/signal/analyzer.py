@@ -1,0 +1,731 @@
+"""Stroke analysis: one implementation, fed a whole session or chunks of any size.
+
+Pipeline (docs/algorithms.md has the reasoning and the numbers):
+
+1. **Gaps.** Samples more than 1.5 intervals apart are lost samples. A gap up to
+   ``max_bridged_gap_s`` is bridged by linear interpolation (so it neither splits a stroke
+   nor invents one: a straight line has no peak of its own); a longer gap ends the *run*:
+   the signal on either side is analysed separately and a stroke cut by the gap is counted
+   as incomplete, never guessed.
+2. **Smoothing.** Savitzky–Golay, quadratic, about 80 ms: a linear-phase FIR that keeps peak
+   heights and delays nothing once centred; each run's edges are padded with its end values.
+3. **Zero drift.** In fixed blocks of 0.25 s the tracker finds quiet blocks (force standard
+   deviation < 0.05 N) that lie no more than 0.15 N above the current zero: the edge is off the
+   skin there, and the block's mean becomes the zero for the following samples. A hand resting
+   the tool on the skin is quiet but sits higher, so it never becomes the zero.
+4. **Segmentation.** Contact regions are where corrected force exceeds 10 % of the minimum
+   stroke force (no stroke boundary can lie lower). In a region a left-to-right state machine
+   follows the running peak ``P`` and the lowest dip ``D`` since it; when the force rises again
+   with ``D <= 0.7 * P`` and ``D <= 0.7 * rise`` the dip is a boundary (the 30 % rule), a
+   shallower dip is a wobble. A stroke then starts and ends where its force crosses 10 % of its
+   own peak, within its boundaries.
+5. **Checks.** A peak below the minimum stroke force (resting contact), a stroke shorter than
+   0.15 s (a knock) or longer than ``max_stroke_duration_s`` (a hold) is not a stroke.
+
+Only the state machine of step 4 is a Python loop, and it visits only the turning points of
+the smoothed force inside contact regions; everything else is vectorised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from strigil.signal.settings import AnalysisSettings
+from strigil.signal.smoothing import savgol_smoothing_coeffs, smoothing_window_samples
+from strigil.signal.strokes import Stroke, Summary, summarize
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+_EV_START: Final = 0
+_EV_MAX: Final = 1
+_EV_MIN: Final = 2
+_EV_END: Final = 3
+# Columns of the segmentation buffer.
+_T, _F, _RAW, _AX, _AY, _AZ = range(6)
+_SATURATION_TOLERANCE_N: Final = 0.005
+
+
+class SignalInputError(ValueError):
+    """Samples handed to the analysis are unusable (shape, NaN, time not increasing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Strokes of a session and its summary."""
+
+    strokes: list[Stroke]
+    summary: Summary
+
+    def to_json(self) -> dict[str, object]:
+        """The analysis JSON of tool-profile.md."""
+        return {
+            "strokes": [s.to_json() for s in self.strokes],
+            "summary": self.summary.to_json(),
+        }
+
+
+@dataclass(slots=True)
+class _Candidate:
+    left: int  # global index of the left context sample (below 10 % or the dip itself)
+    left_dip: bool
+    left_open: bool  # region began at a run's first sample: nothing known before it
+    peak: int
+    peak_n: float
+    right: int  # global index of the right context sample
+    right_dip: bool
+    right_open: bool
+
+
+class StrokeAnalyzer:
+    """Streaming stroke analysis; feed chunks of any size, get strokes as they complete.
+
+    Parameters
+    ----------
+    rate_hz
+        Nominal sample rate of the tool, Hz.
+    settings
+        Thresholds; defaults follow tool-profile.md.
+    contact_area_mm2
+        Contact area of the treatment edge, for ``mean_pressure_kpa`` (``None``: not reported).
+    force_limit_n
+        Full scale of the force sensor; strokes reaching it are flagged ``saturated``.
+    batch_s
+        Samples are processed once this much data has arrived (latency of stroke reports).
+        Results do not depend on it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(0, 4, 0.005)
+    >>> f = np.where((t > 1) & (t < 1.6), 5 * np.sin(np.pi * (t - 1) / 0.6) ** 2, 0.0)
+    >>> a = StrokeAnalyzer(rate_hz=200)
+    >>> out = a.feed(t, f, np.tile([0.7, 0.0, 0.7], (t.size, 1))) + a.finish()
+    >>> len(out), round(out[0].peak_force_n, 1)
+    (1, 5.0)
+    """
+
+    def __init__(
+        self,
+        *,
+        rate_hz: float,
+        settings: AnalysisSettings | None = None,
+        contact_area_mm2: float | None = None,
+        force_limit_n: float | None = None,
+        batch_s: float = 0.25,
+    ) -> None:
+        if not rate_hz > 0 or not math.isfinite(rate_hz):
+            raise SignalInputError(f"rate_hz must be a positive number, not {rate_hz}")
+        if contact_area_mm2 is not None and not contact_area_mm2 > 0:
+            raise SignalInputError(f"contact_area_mm2 must be positive, not {contact_area_mm2}")
+        self.settings = settings if settings is not None else AnalysisSettings()
+        self.rate_hz = float(rate_hz)
+        self.contact_area_mm2 = contact_area_mm2
+        self.force_limit_n = force_limit_n
+        self._dt = 1.0 / self.rate_hz
+        window = smoothing_window_samples(self.rate_hz, self.settings.smoothing_s)
+        self._coeffs = savgol_smoothing_coeffs(window, 2)
+        self._half = window // 2
+        self._block = max(int(round(self.settings.zero_block_s * self.rate_hz)), 2)
+        self._batch = max(int(round(batch_s * self.rate_hz)), 1)
+        self._region_thr = self.settings.region_threshold_n
+        self._keep_frac = 1.0 - self.settings.split_depth
+
+        self.strokes: list[Stroke] = []
+        self.lost_samples = 0
+        self.incomplete_strokes = 0
+        self.first_t_s: float | None = None
+        self.last_t_s: float | None = None
+
+        self._pending: list[FloatArray] = []
+        self._pending_n = 0
+        # run state
+        self._run_open = False
+        self._last_row: FloatArray | None = None  # last raw input row [t, f, ax, ay, az]
+        self._fir_ctx: FloatArray = np.empty((0, 5))
+        self._fir_pend: FloatArray = np.empty((0, 5))
+        # zero drift state
+        self._n_filtered = 0
+        self._zero_n = 0.0
+        self._zero_set = False
+        self._block_vals: FloatArray = np.empty(0)
+        # segmentation state
+        self._buf: FloatArray = np.empty((0, 6))
+        self._buf_g0 = 0
+        self._next_g = 0  # first global index the event loop has not looked at
+        self._run_first_g = 0
+        self._in_region = False
+        self._left = 0
+        self._left_dip = False
+        self._left_open = False
+        self._peak_n = -math.inf
+        self._peak_g = -1
+        self._dip_n = math.inf
+        self._dip_g = -1
+        self._finished = False
+
+    # --- public -------------------------------------------------------------------------
+
+    def feed(self, t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike) -> list[Stroke]:
+        """Add samples (``t_s`` increasing, seconds; ``force_n``; ``acc_g`` of shape (n, 3)).
+
+        Returns the strokes completed by this data (possibly none).
+
+        Raises
+        ------
+        SignalInputError
+            Mismatched lengths, non-finite values, time not increasing, or feeding after
+            :meth:`finish`.
+        """
+        if self._finished:
+            raise SignalInputError("the analysis is finished; start a new StrokeAnalyzer")
+        rows = _as_rows(t_s, force_n, acc_g)
+        if rows.shape[0] == 0:
+            return []
+        self._pending.append(rows)
+        self._pending_n += rows.shape[0]
+        if self._pending_n < self._batch:
+            return []
+        return self._drain()
+
+    def finish(self) -> list[Stroke]:
+        """Process what is left; the stroke still open at the end, if cut off, is incomplete."""
+        if self._finished:
+            return []
+        out = self._drain()
+        if self._run_open:
+            out += self._end_run()
+        self._finished = True
+        return out
+
+    def summary(self) -> Summary:
+        duration = 0.0
+        if self.first_t_s is not None and self.last_t_s is not None:
+            duration = self.last_t_s - self.first_t_s
+        return summarize(
+            self.strokes,
+            session_duration_s=duration,
+            lost_samples=self.lost_samples,
+            incomplete_strokes=self.incomplete_strokes,
+            bout_gap_s=self.settings.bout_gap_s,
+        )
+
+    # --- stage 1: gaps ------------------------------------------------------------------
+
+    def _drain(self) -> list[Stroke]:
+        if not self._pending:
+            return []
+        rows = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self._pending.clear()
+        self._pending_n = 0
+        t = rows[:, 0]
+        if self._last_row is None:
+            self.first_t_s = float(t[0])
+            dt = np.diff(t)
+        else:
+            dt = np.diff(t, prepend=self._last_row[0])
+        if dt.size and not np.all(dt > 0):
+            k = int(np.flatnonzero(dt <= 0)[0])
+            raise SignalInputError(f"time does not increase at sample {k} (t = {t[k]!r} s)")
+        self.last_t_s = float(t[-1])
+        steps = dt * self.rate_hz
+        gap_at = np.flatnonzero(steps > 1.5)
+        if self._last_row is None:
+            gap_at = gap_at + 1  # dt was computed without a predecessor
+        out: list[Stroke] = []
+        if not self._run_open:
+            self._start_run()
+        start = 0
+        for j in gap_at.tolist():
+            prev = self._last_row if j == 0 else rows[j - 1]
+            if j > start:
+                out += self._run_append(rows[start:j])
+            if prev is None:  # first sample of the session cannot have a gap before it
+                start = j
+                continue
+            gap_s = float(rows[j, 0] - prev[0])
+            missing = int(round(gap_s * self.rate_hz)) - 1
+            self.lost_samples += max(missing, 0)
+            if gap_s <= self.settings.max_bridged_gap_s + self._dt and missing > 0:
+                frac = np.arange(1, missing + 1, dtype=np.float64)[:, None] / (missing + 1)
+                bridge = prev[None, :] + (rows[j] - prev)[None, :] * frac
+                out += self._run_append(bridge)
+            else:
+                out += self._end_run()
+                self._start_run()
+            start = j
+        out += self._run_append(rows[start:])
+        return out
+
+    # --- stage 2: smoothing -------------------------------------------------------------
+
+    def _start_run(self) -> None:
+        self._run_open = True
+        self._fir_ctx = np.empty((0, 5))
+        self._fir_pend = np.empty((0, 5))
+        self._run_first_g = self._n_filtered
+        self._buf = np.empty((0, 6))
+        self._buf_g0 = self._n_filtered
+        self._next_g = self._n_filtered
+
+    def _run_append(self, rows: FloatArray) -> list[Stroke]:
+        if rows.shape[0] == 0:
+            return []
+        self._last_row = rows[-1].copy()
+        h = self._half
+        if self._fir_ctx.shape[0] == 0:  # first samples of the run: pad with the first value
+            self._fir_ctx = np.repeat(rows[:1], h, axis=0)
+        pend = rows if self._fir_pend.shape[0] == 0 else np.concatenate([self._fir_pend, rows])
+        ready = pend.shape[0] - h
+        if ready <= 0:
+            self._fir_pend = pend
+            return []
+        full_f = np.concatenate([self._fir_ctx[:, 1], pend[:, 1]])
+        smooth = np.convolve(full_f, self._coeffs, mode="valid")
+        out_rows = pend[:ready]
+        both = np.concatenate([self._fir_ctx, pend])
+        self._fir_ctx = both[ready : ready + h]
+        self._fir_pend = pend[ready:]
+        return self._after_smoothing(out_rows, smooth, final=False)
+
+    def _end_run(self) -> list[Stroke]:
+        out: list[Stroke] = []
+        pend = self._fir_pend
+        if pend.shape[0]:
+            h = self._half
+            pad = np.repeat(pend[-1:], h, axis=0)
+            full_f = np.concatenate([self._fir_ctx[:, 1], pend[:, 1], pad[:, 1]])
+            smooth = np.convolve(full_f, self._coeffs, mode="valid")
+            out = self._after_smoothing(pend, smooth, final=True)
+        else:
+            out = self._segment(np.empty((0, 6)), final=True)
+        self._run_open = False
+        self._fir_pend = np.empty((0, 5))
+        self._fir_ctx = np.empty((0, 5))
+        return out
+
+    # --- stage 3: zero drift ------------------------------------------------------------
+
+    def _after_smoothing(self, rows: FloatArray, smooth: FloatArray, *, final: bool) -> list[Stroke]:
+        corrected = self._correct_zero(smooth)
+        w = np.empty((rows.shape[0], 6))
+        w[:, _T] = rows[:, 0]
+        w[:, _F] = corrected
+        w[:, _RAW] = rows[:, 1]
+        w[:, _AX:] = rows[:, 2:5]
+        return self._segment(w, final=final)
+
+    def _correct_zero(self, smooth: FloatArray) -> FloatArray:
+        """Subtract the zero known at each sample: the mean of the last idle block before it."""
+        n = smooth.shape[0]
+        block = self._block
+        zero_per_sample = np.empty(n)
+        pos = self._n_filtered % block
+        i = 0
+        # finish the block already started
+        if pos:
+            take = min(block - pos, n)
+            zero_per_sample[:take] = self._zero_n
+            self._block_vals = np.concatenate([self._block_vals, smooth[:take]])
+            i = take
+            if self._block_vals.shape[0] == block:
+                self._close_blocks(self._block_vals.reshape(1, block))
+                self._block_vals = np.empty(0)
+        full = (n - i) // block
+        if full:
+            blocks = smooth[i : i + full * block].reshape(full, block)
+            zeros = self._close_blocks(blocks)
+            zero_per_sample[i : i + full * block] = np.repeat(zeros, block)
+            i += full * block
+        if i < n:
+            zero_per_sample[i:] = self._zero_n
+            self._block_vals = smooth[i:].copy()
+        self._n_filtered += n
+        corrected: FloatArray = smooth - zero_per_sample
+        return corrected
+
+    def _close_blocks(self, blocks: FloatArray) -> FloatArray:
+        """Update the zero over complete blocks; return the zero in force during each block."""
+        means = blocks.mean(axis=1)
+        quiet = np.flatnonzero(blocks.std(axis=1) < self.settings.zero_quiet_std_n)
+        zeros = np.empty(blocks.shape[0])
+        margin = self.settings.zero_margin_n
+        zero = self._zero_n
+        done = 0
+        for k in quiet.tolist():
+            m = float(means[k])
+            if not self._zero_set or m < zero + margin:
+                zeros[done : k + 1] = zero
+                done = k + 1
+                zero = m
+                self._zero_set = True
+        zeros[done:] = zero
+        self._zero_n = zero
+        return zeros
+
+    # --- stage 4: segmentation ----------------------------------------------------------
+
+    def _segment(self, new: FloatArray, *, final: bool) -> list[Stroke]:
+        w = new if self._buf.shape[0] == 0 else np.concatenate([self._buf, new])
+        g0 = self._buf_g0
+        n = w.shape[0]
+        if n == 0:
+            return []
+        x = w[:, _F]
+        lo = self._next_g - g0  # first local index to examine
+        hi = n if final else n - 1  # the last sample waits for its successor
+        cands: list[_Candidate] = []
+        if hi > lo:
+            cands = self._events(x, lo, hi, g0, final=final)
+        elif final and self._in_region:
+            cands = self._close_region(g0 + n - 1, open_end=True)
+        self._next_g = g0 + max(hi, lo)
+        out = self._measure(w, g0, cands) if cands else []
+        # keep what the open stroke and the next look need
+        keep_from = self._next_g - 1
+        if self._in_region:
+            keep_from = min(keep_from, self._left)
+        keep_from = max(keep_from - g0, 0)
+        if final:
+            self._buf = np.empty((0, 6))
+            self._buf_g0 = g0 + n
+        else:
+            self._buf = w[keep_from:].copy() if keep_from or w is new else w
+            self._buf_g0 = g0 + keep_from
+        return out
+
+    def _events(self, x: FloatArray, lo: int, hi: int, g0: int, *, final: bool) -> list[_Candidate]:
+        thr = self._region_thr
+        n = x.shape[0]
+        idx = np.arange(lo, hi)
+        above = x[lo:hi] > thr
+        run_first_local = self._run_first_g - g0
+        has_prev = idx > max(run_first_local, 0)
+        has_prev &= idx >= 1
+        prev = np.where(has_prev, x[np.maximum(idx - 1, 0)], -math.inf)
+        prev_above = has_prev & (prev > thr)
+        nxt_i = np.minimum(idx + 1, n - 1)
+        has_next = idx + 1 < n
+        nxt = np.where(has_next, x[nxt_i], -math.inf)
+        cur = x[lo:hi]
+        starts = idx[above & ~prev_above]
+        ends = idx[~above & prev_above]
+        maxs = idx[above & (cur > prev) & (cur >= nxt)]
+        mins = idx[above & has_prev & has_next & (cur < prev) & (cur <= nxt)]
+        ev_i = np.concatenate([starts, maxs, mins, ends])
+        ev_k = np.concatenate(
+            [
+                np.full(starts.size, _EV_START),
+                np.full(maxs.size, _EV_MAX),
+                np.full(mins.size, _EV_MIN),
+                np.full(ends.size, _EV_END),
+            ]
+        )
+        order = np.lexsort((ev_k, ev_i))
+        cands: list[_Candidate] = []
+        keep = self._keep_frac
+        in_region = self._in_region
+        peak_n, peak_g = self._peak_n, self._peak_g
+        dip_n, dip_g = self._dip_n, self._dip_g
+        left, left_dip, left_open = self._left, self._left_dip, self._left_open
+        vals = x[ev_i[order]].tolist()
+        for i, k, v in zip(ev_i[order].tolist(), ev_k[order].tolist(), vals, strict=True):
+            g = g0 + i
+            if k == _EV_MAX:
+                if dip_n <= keep * peak_n and dip_n <= keep * v:
+                    cands.append(
+                        _Candidate(left, left_dip, left_open, peak_g, peak_n, dip_g, True, False)
+                    )
+                    left, left_dip, left_open = dip_g, True, False
+                    peak_n, peak_g, dip_n = v, g, math.inf
+                elif v > peak_n:
+                    peak_n, peak_g, dip_n = v, g, math.inf
+            elif k == _EV_MIN:
+                if v < dip_n:
+                    dip_n, dip_g = v, g
+            elif k == _EV_START:
+                in_region = True
+                at_run_start = g == self._run_first_g
+                left = g if at_run_start else g - 1
+                left_dip, left_open = False, at_run_start
+                peak_n, peak_g, dip_n, dip_g = -math.inf, -1, math.inf, -1
+            else:  # end of region: g is the first sample below the threshold
+                if peak_g >= 0:
+                    cands.append(
+                        _Candidate(left, left_dip, left_open, peak_g, peak_n, g, False, False)
+                    )
+                in_region = False
+        self._in_region = in_region
+        self._peak_n, self._peak_g, self._dip_n, self._dip_g = peak_n, peak_g, dip_n, dip_g
+        self._left, self._left_dip, self._left_open = left, left_dip, left_open
+        if final and in_region:
+            cands += self._close_region(g0 + hi - 1, open_end=True)
+        return cands
+
+    def _close_region(self, last_g: int, *, open_end: bool) -> list[_Candidate]:
+        out = []
+        if self._peak_g >= 0:
+            out.append(
+                _Candidate(
+                    self._left,
+                    self._left_dip,
+                    self._left_open,
+                    self._peak_g,
+                    self._peak_n,
+                    last_g,
+                    False,
+                    open_end,
+                )
+            )
+        self._in_region = False
+        self._peak_n, self._peak_g, self._dip_n, self._dip_g = -math.inf, -1, math.inf, -1
+        return out
+
+    # --- stage 5: measure and check -----------------------------------------------------
+
+    def _measure(self, w: FloatArray, g0: int, cands: Sequence[_Candidate]) -> list[Stroke]:
+        s = self.settings
+        left = np.fromiter((c.left - g0 for c in cands), np.intp, len(cands))
+        right = np.fromiter((c.right - g0 for c in cands), np.intp, len(cands))
+        peak = np.fromiter((c.peak - g0 for c in cands), np.intp, len(cands))
+        peak_n = np.fromiter((c.peak_n for c in cands), np.float64, len(cands))
+        left_open = np.fromiter((c.left_open for c in cands), bool, len(cands))
+        right_open = np.fromiter((c.right_open for c in cands), bool, len(cands))
+        strong = peak_n >= s.min_stroke_force_n
+        if not np.any(strong):
+            return []
+        left, right, peak, peak_n = left[strong], right[strong], peak[strong], peak_n[strong]
+        left_open, right_open = left_open[strong], right_open[strong]
+        x = w[:, _F]
+        t = w[:, _T]
+        level = s.boundary_fraction * peak_n
+
+        # start: last sample below the level in [left, peak); the crossing follows it
+        below_start = _last_below(x, left, peak, level)
+        found_start = below_start >= 0
+        j = np.where(found_start, below_start, left)
+        start_pos = np.where(
+            found_start,
+            j + _frac(x[j], x[np.minimum(j + 1, peak)], level),
+            left.astype(np.float64),
+        )
+        # end: first sample below the level in (peak, right]; the crossing precedes it
+        below_end = _first_below(x, peak + 1, right + 1, level)
+        found_end = below_end >= 0
+        e = np.where(found_end, below_end, right)
+        end_pos = np.where(
+            found_end,
+            (e - 1) + _frac(x[np.maximum(e - 1, peak)], x[e], level),
+            right.astype(np.float64),
+        )
+        incomplete = (left_open & ~found_start) | (right_open & ~found_end)
+        start_s = _time_at(t, start_pos)
+        end_s = _time_at(t, end_pos)
+        duration = end_s - start_s
+        ok = (
+            ~incomplete
+            & (duration >= s.min_stroke_duration_s)
+            & (duration <= s.max_stroke_duration_s)
+        )
+        self.incomplete_strokes += int(np.count_nonzero(incomplete))
+        if not np.any(ok):
+            return []
+        start_pos, end_pos, start_s, end_s = start_pos[ok], end_pos[ok], start_s[ok], end_s[ok]
+        peak_n = peak_n[ok]
+        impulse = _integral(t, x, start_pos, end_pos)
+        duration = end_s - start_s
+        mean_force = impulse / duration
+        first = np.ceil(start_pos).astype(np.intp)
+        last = np.floor(end_pos).astype(np.intp)
+        last = np.maximum(last, first)
+        tilt, direction = _tilt_and_direction(w, first, last)
+        saturated = np.zeros(first.size, dtype=bool)
+        if self.force_limit_n is not None:
+            raw_max = _segment_max(w[:, _RAW], first, last)
+            saturated = raw_max >= self.force_limit_n - _SATURATION_TOLERANCE_N
+        area = self.contact_area_mm2
+        strokes = [
+            Stroke(
+                start_s=a,
+                end_s=b,
+                peak_force_n=p,
+                mean_force_n=m,
+                impulse_ns=imp,
+                mean_pressure_kpa=None if area is None else m / area * 1000.0,
+                tilt_deg=td,
+                direction="pull" if d >= 0 else "push",
+                saturated=sat,
+            )
+            for a, b, p, m, imp, td, d, sat in zip(
+                start_s.tolist(),
+                end_s.tolist(),
+                peak_n.tolist(),
+                mean_force.tolist(),
+                impulse.tolist(),
+                tilt.tolist(),
+                direction.tolist(),
+                saturated.tolist(),
+                strict=True,
+            )
+        ]
+        self.strokes.extend(strokes)
+        return strokes
+
+
+# --- vectorised helpers -------------------------------------------------------------------
+
+
+def _as_rows(t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike) -> FloatArray:
+    t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+    f = np.asarray(force_n, dtype=np.float64).reshape(-1)
+    acc = np.asarray(acc_g, dtype=np.float64)
+    if acc.ndim != 2 or acc.shape[1] != 3:
+        raise SignalInputError(f"acc_g must have shape (n, 3), not {acc.shape}")
+    if not t.shape[0] == f.shape[0] == acc.shape[0]:
+        raise SignalInputError(
+            f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, {acc.shape[0]}"
+        )
+    rows = np.empty((t.shape[0], 5))
+    rows[:, 0] = t
+    rows[:, 1] = f
+    rows[:, 2:] = acc
+    if not np.all(np.isfinite(rows)):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(rows), axis=1))[0])
+        raise SignalInputError(f"sample {bad} holds a non-finite value")
+    return rows
+
+
+def _ranges(starts: IntArray, stops: IntArray) -> tuple[IntArray, IntArray]:
+    """Concatenated ``arange(start, stop)`` for each pair, and each range's offset in it."""
+    lengths = np.maximum(stops - starts, 0)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.intp)
+    total = int(lengths.sum())
+    flat = np.arange(total, dtype=np.intp) - np.repeat(offsets - starts, lengths)
+    return flat, offsets
+
+
+def _last_below(x: FloatArray, lo: IntArray, hi: IntArray, level: FloatArray) -> IntArray:
+    """Per range [lo, hi): the last index where x < level, or -1."""
+    flat, offsets = _ranges(lo, hi)
+    lengths = np.maximum(hi - lo, 0)
+    hit = np.where(x[flat] < np.repeat(level, lengths), flat, -1)
+    out = np.full(lo.size, -1, dtype=np.intp)
+    nonempty = lengths > 0
+    if flat.size:
+        out[nonempty] = np.maximum.reduceat(hit, offsets[nonempty])
+    return out
+
+
+def _first_below(x: FloatArray, lo: IntArray, hi: IntArray, level: FloatArray) -> IntArray:
+    """Per range [lo, hi): the first index where x < level, or -1."""
+    flat, offsets = _ranges(lo, hi)
+    lengths = np.maximum(hi - lo, 0)
+    big = np.iinfo(np.intp).max
+    hit = np.where(x[flat] < np.repeat(level, lengths), flat, big)
+    out = np.full(lo.size, -1, dtype=np.intp)
+    nonempty = lengths > 0
+    if flat.size:
+        first = np.minimum.reduceat(hit, offsets[nonempty])
+        out[nonempty] = np.where(first == big, -1, first)
+    return out
+
+
+def _frac(a: FloatArray, b: FloatArray, level: FloatArray) -> FloatArray:
+    """Where between samples valued a and b the line crosses level (0..1)."""
+    span = b - a
+    safe = np.where(span == 0, 1.0, span)
+    frac: FloatArray = np.clip(np.where(span == 0, 0.0, (level - a) / safe), 0.0, 1.0)
+    return frac
+
+
+def _time_at(t: FloatArray, pos: FloatArray) -> FloatArray:
+    i = np.clip(np.floor(pos).astype(np.intp), 0, t.size - 1)
+    j = np.minimum(i + 1, t.size - 1)
+    out: FloatArray = t[i] + (pos - i) * (t[j] - t[i])
+    return out
+
+
+def _integral(t: FloatArray, x: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
+    """Trapezoidal ∫x dt between fractional sample positions a and b."""
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (x[1:] + x[:-1]) * np.diff(t))])
+
+    def at(pos: FloatArray) -> FloatArray:
+        i = np.clip(np.floor(pos).astype(np.intp), 0, x.size - 1)
+        j = np.minimum(i + 1, x.size - 1)
+        u = pos - i
+        step = t[j] - t[i]
+        part: FloatArray = cum[i] + step * (u * x[i] + 0.5 * u * u * (x[j] - x[i]))
+        return part
+
+    out: FloatArray = at(b) - at(a)
+    return out
+
+
+def _segment_max(v: FloatArray, first: IntArray, last: IntArray) -> FloatArray:
+    flat, offsets = _ranges(first, last + 1)
+    out: FloatArray = np.maximum.reduceat(v[flat], offsets)
+    return out
+
+
+def _tilt_and_direction(
+    w: FloatArray, first: IntArray, last: IntArray
+) -> tuple[FloatArray, FloatArray]:
+    """Mean handle tilt (deg) from gravity, and the sign of motion along the handle's projection.
+
+    Motion: with the tilt θ from the mean acceleration, the acceleration along the stroke in
+    the skin plane is ``a = ax·cosθ − az·sinθ`` (gravity cancels). Its running integral (minus
+    the mean, so the stroke starts and ends at rest) is the velocity; the sign of the summed
+    velocity, ``−Σ k·(a_k − ā)``, is the direction.
+    """
+    flat, offsets = _ranges(first, last + 1)
+    counts = (last - first + 1).astype(np.float64)
+    ax, ay, az = w[flat, _AX], w[flat, _AY], w[flat, _AZ]
+    mx = np.add.reduceat(ax, offsets) / counts
+    my = np.add.reduceat(ay, offsets) / counts
+    mz = np.add.reduceat(az, offsets) / counts
+    theta = np.arctan2(mx, np.hypot(my, mz))
+    k = (flat - np.repeat(first, (last - first + 1))).astype(np.float64)
+    cos_t = np.repeat(np.cos(theta), (last - first + 1))
+    sin_t = np.repeat(np.sin(theta), (last - first + 1))
+    along = ax * cos_t - az * sin_t
+    mean_along = np.add.reduceat(along, offsets) / counts
+    moment = np.add.reduceat(k * along, offsets) - mean_along * np.add.reduceat(k, offsets)
+    direction: FloatArray = -moment
+    return np.degrees(theta), direction
+
+
+def analyze_arrays(
+    t_s: ArrayLike,
+    force_n: ArrayLike,
+    acc_g: ArrayLike,
+    *,
+    rate_hz: float | None = None,
+    settings: AnalysisSettings | None = None,
+    contact_area_mm2: float | None = None,
+    force_limit_n: float | None = None,
+) -> Analysis:
+    """Analyse a whole recorded session held in memory.
+
+    ``rate_hz`` defaults to the reciprocal of the median sample interval.
+    """
+    t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+    if rate_hz is None:
+        if t.size < 2:
+            raise SignalInputError("at least two samples are needed to know the sample rate")
+        rate_hz = 1.0 / float(np.median(np.diff(t)))
+    analyzer = StrokeAnalyzer(
+        rate_hz=rate_hz,
+        settings=settings,
+        contact_area_mm2=contact_area_mm2,
+        force_limit_n=force_limit_n,
+        batch_s=0.0,
+    )
+    analyzer.feed(t, force_n, acc_g)
+    analyzer.finish()
+    return Analysis(analyzer.strokes, analyzer.summary())

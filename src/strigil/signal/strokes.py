@@ -1,0 +1,164 @@
+"""Stroke records, bouts and the session summary (definitions of tool-profile.md).
+
+- **Bout**: consecutive strokes whose gaps (end of one to start of the next) are all shorter
+  than ``bout_gap_s`` (2 s).
+- ``treatment_time_s``: the sum of bout lengths, first stroke's start to last stroke's end.
+- ``stroke_rate_per_min``: ``stroke_count / treatment_time_s * 60``.
+- ``force_cv``: standard deviation (population, ddof=0) of ``peak_force_n`` over strokes,
+  divided by its mean.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Final, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+DEFAULT_BOUT_GAP_S: Final = 2.0
+Direction = Literal["pull", "push"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stroke:
+    """One stroke. Times are seconds from the session's start; force from the drift-corrected zero.
+
+    ``direction`` is the motion along the handle's projection on the skin: ``"pull"`` towards
+    +x (the handle end leads, the edge trails), ``"push"`` towards -x.
+    """
+
+    start_s: float
+    end_s: float
+    peak_force_n: float
+    mean_force_n: float
+    impulse_ns: float
+    mean_pressure_kpa: float | None
+    tilt_deg: float
+    direction: Direction
+    saturated: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_json(self) -> dict[str, object]:
+        """The per-stroke object of tool-profile.md's analysis JSON (plus direction, saturated)."""
+        return {
+            "start_s": round(self.start_s, 4),
+            "end_s": round(self.end_s, 4),
+            "duration_s": round(self.duration_s, 4),
+            "peak_force_n": round(self.peak_force_n, 3),
+            "mean_force_n": round(self.mean_force_n, 3),
+            "impulse_ns": round(self.impulse_ns, 4),
+            "mean_pressure_kpa": None
+            if self.mean_pressure_kpa is None
+            else round(self.mean_pressure_kpa, 2),
+            "tilt_deg": round(self.tilt_deg, 2),
+            "direction": self.direction,
+            "saturated": self.saturated,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Bout:
+    start_s: float
+    end_s: float
+    stroke_count: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Session summary; every key of tool-profile.md plus a few that researchers asked for."""
+
+    session_duration_s: float
+    treatment_time_s: float
+    stroke_count: int
+    stroke_rate_per_min: float | None
+    mean_stroke_duration_s: float | None
+    mean_peak_force_n: float | None
+    force_cv: float | None
+    lost_samples: int
+    bout_count: int
+    mean_force_n: float | None
+    mean_tilt_deg: float | None
+    total_impulse_ns: float
+    saturated_strokes: int
+    incomplete_strokes: int
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for key, value in asdict(self).items():
+            out[key] = round(value, 4) if isinstance(value, float) else value
+        return out
+
+
+def bouts_of(
+    starts_s: NDArray[np.float64], ends_s: NDArray[np.float64], *, bout_gap_s: float
+) -> list[Bout]:
+    """Group strokes (sorted by start) into bouts: a gap of ``bout_gap_s`` or more ends a bout."""
+    if starts_s.size == 0:
+        return []
+    gaps = starts_s[1:] - ends_s[:-1]
+    cut = np.flatnonzero(gaps >= bout_gap_s)
+    first = np.concatenate([[0], cut + 1])
+    last = np.concatenate([cut, [starts_s.size - 1]])
+    return [
+        Bout(float(starts_s[a]), float(ends_s[b]), int(b - a + 1))
+        for a, b in zip(first, last, strict=True)
+    ]
+
+
+def _mean_or_none(values: NDArray[np.float64]) -> float | None:
+    return float(values.mean()) if values.size else None
+
+
+def summarize(
+    strokes: Sequence[Stroke],
+    *,
+    session_duration_s: float,
+    lost_samples: int,
+    incomplete_strokes: int = 0,
+    bout_gap_s: float = DEFAULT_BOUT_GAP_S,
+) -> Summary:
+    """The session summary of a list of strokes (sorted by start)."""
+    starts = np.fromiter((s.start_s for s in strokes), float, len(strokes))
+    ends = np.fromiter((s.end_s for s in strokes), float, len(strokes))
+    peaks = np.fromiter((s.peak_force_n for s in strokes), float, len(strokes))
+    means = np.fromiter((s.mean_force_n for s in strokes), float, len(strokes))
+    tilts = np.fromiter((s.tilt_deg for s in strokes), float, len(strokes))
+    impulses = np.fromiter((s.impulse_ns for s in strokes), float, len(strokes))
+    bouts = bouts_of(starts, ends, bout_gap_s=bout_gap_s)
+    treatment = float(sum(b.duration_s for b in bouts))
+    count = len(strokes)
+    mean_peak = _mean_or_none(peaks)
+    cv = None
+    if count >= 2 and mean_peak:
+        cv = float(peaks.std() / mean_peak)
+    finite_means = means[np.isfinite(means)]
+    return Summary(
+        session_duration_s=float(session_duration_s),
+        treatment_time_s=treatment,
+        stroke_count=count,
+        stroke_rate_per_min=count / treatment * 60 if treatment > 0 else None,
+        mean_stroke_duration_s=_mean_or_none(ends - starts),
+        mean_peak_force_n=mean_peak,
+        force_cv=cv,
+        lost_samples=int(lost_samples),
+        bout_count=len(bouts),
+        mean_force_n=_mean_or_none(finite_means),
+        mean_tilt_deg=_mean_or_none(tilts),
+        total_impulse_ns=float(np.nansum(impulses)) if count else 0.0,
+        saturated_strokes=sum(1 for s in strokes if s.saturated),
+        incomplete_strokes=int(incomplete_strokes),
+    )
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None

@@ -1,0 +1,1 @@
+"""Storage of time series and metadata (grows in the storage issue)."""
