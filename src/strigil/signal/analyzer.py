@@ -47,7 +47,7 @@ _EV_START: Final = 0
 _EV_MAX: Final = 1
 _EV_MIN: Final = 2
 _EV_END: Final = 3
-# Columns of the segmentation buffer.
+# Rows of the (6, n) sample buffer: time, corrected smoothed force, raw force, acceleration.
 _T, _F, _RAW, _AX, _AY, _AZ = range(6)
 _SATURATION_TOLERANCE_N: Final = 0.005
 
@@ -62,6 +62,8 @@ class Analysis:
 
     strokes: list[Stroke]
     summary: Summary
+    blind_spans_s: list[tuple[float, float]]
+    """Stretches of lost data too long to bridge (start, end), seconds."""
 
     def to_json(self) -> dict[str, object]:
         """The analysis JSON of tool-profile.md."""
@@ -142,21 +144,23 @@ class StrokeAnalyzer:
         self.incomplete_strokes = 0
         self.first_t_s: float | None = None
         self.last_t_s: float | None = None
+        self.blind_spans_s: list[tuple[float, float]] = []
+        """Gaps in the data too long to bridge (start, end), seconds."""
 
-        self._pending: list[FloatArray] = []
+        self._pending: list[tuple[FloatArray, ArrayLike, ArrayLike]] = []
         self._pending_n = 0
         # run state
         self._run_open = False
-        self._last_row: FloatArray | None = None  # last raw input row [t, f, ax, ay, az]
-        self._fir_ctx: FloatArray = np.empty((0, 5))
-        self._fir_pend: FloatArray = np.empty((0, 5))
+        self._last_row: FloatArray | None = None  # last input row, buffer column order
+        self._fir_ctx: FloatArray = np.empty(0)
+        self._fir_pend: FloatArray = np.empty((6, 0))
         # zero drift state
         self._n_filtered = 0
         self._zero_n = 0.0
         self._zero_set = False
         self._block_vals: FloatArray = np.empty(0)
         # segmentation state
-        self._buf: FloatArray = np.empty((0, 6))
+        self._buf: FloatArray = np.empty((6, 0))
         self._buf_g0 = 0
         self._next_g = 0  # first global index the event loop has not looked at
         self._run_first_g = 0
@@ -185,11 +189,9 @@ class StrokeAnalyzer:
         """
         if self._finished:
             raise SignalInputError("the analysis is finished; start a new StrokeAnalyzer")
-        rows = _as_rows(t_s, force_n, acc_g)
-        if rows.shape[0] == 0:
-            return []
-        self._pending.append(rows)
-        self._pending_n += rows.shape[0]
+        t = np.asarray(t_s, dtype=np.float64)
+        self._pending.append((t, force_n, acc_g))
+        self._pending_n += t.shape[0] if t.ndim else 1
         if self._pending_n < self._batch:
             return []
         return self._drain()
@@ -214,6 +216,7 @@ class StrokeAnalyzer:
             lost_samples=self.lost_samples,
             incomplete_strokes=self.incomplete_strokes,
             bout_gap_s=self.settings.bout_gap_s,
+            blind_spans_s=self.blind_spans_s,
         )
 
     # --- stage 1: gaps ------------------------------------------------------------------
@@ -221,17 +224,21 @@ class StrokeAnalyzer:
     def _drain(self) -> list[Stroke]:
         if not self._pending:
             return []
-        rows = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
-        self._pending.clear()
+        pending = self._pending
+        self._pending = []
         self._pending_n = 0
-        t = rows[:, 0]
+        rows = _as_rows(pending)
+        if rows.shape[1] == 0:
+            return []
+        t = rows[_T]
         if self._last_row is None:
             self.first_t_s = float(t[0])
             dt = np.diff(t)
         else:
-            dt = np.diff(t, prepend=self._last_row[0])
+            dt = np.diff(t, prepend=self._last_row[_T])
         if dt.size and not np.all(dt > 0):
             k = int(np.flatnonzero(dt <= 0)[0])
+            k += int(self._last_row is None)
             raise SignalInputError(f"time does not increase at sample {k} (t = {t[k]!r} s)")
         self.last_t_s = float(t[-1])
         steps = dt * self.rate_hz
@@ -241,85 +248,84 @@ class StrokeAnalyzer:
         out: list[Stroke] = []
         if not self._run_open:
             self._start_run()
+        pieces: list[FloatArray] = []
         start = 0
         for j in gap_at.tolist():
-            prev = self._last_row if j == 0 else rows[j - 1]
-            if j > start:
-                out += self._run_append(rows[start:j])
-            if prev is None:  # first sample of the session cannot have a gap before it
-                start = j
+            prev = self._last_row if j == 0 else rows[:, j - 1]
+            pieces.append(rows[:, start:j])
+            start = j
+            if prev is None:  # the session's first sample has nothing before it
                 continue
-            gap_s = float(rows[j, 0] - prev[0])
+            gap_s = float(rows[_T, j] - prev[_T])
             missing = int(round(gap_s * self.rate_hz)) - 1
             self.lost_samples += max(missing, 0)
-            if gap_s <= self.settings.max_bridged_gap_s + self._dt and missing > 0:
-                frac = np.arange(1, missing + 1, dtype=np.float64)[:, None] / (missing + 1)
-                bridge = prev[None, :] + (rows[j] - prev)[None, :] * frac
-                out += self._run_append(bridge)
+            if gap_s <= self.settings.max_bridged_gap_s + self._dt:
+                if missing > 0:
+                    frac = np.arange(1, missing + 1, dtype=np.float64)[None, :] / (missing + 1)
+                    pieces.append(prev[:, None] + (rows[:, j] - prev)[:, None] * frac)
             else:
+                self.blind_spans_s.append((float(prev[_T]), float(rows[_T, j])))
+                out += self._run_append(_stack(pieces))
+                pieces = []
                 out += self._end_run()
                 self._start_run()
-            start = j
-        out += self._run_append(rows[start:])
+        pieces.append(rows[:, start:])
+        out += self._run_append(_stack(pieces))
         return out
 
     # --- stage 2: smoothing -------------------------------------------------------------
 
     def _start_run(self) -> None:
         self._run_open = True
-        self._fir_ctx = np.empty((0, 5))
-        self._fir_pend = np.empty((0, 5))
+        self._fir_ctx = np.empty(0)
+        self._fir_pend = np.empty((6, 0))
         self._run_first_g = self._n_filtered
-        self._buf = np.empty((0, 6))
+        self._buf = np.empty((6, 0))
         self._buf_g0 = self._n_filtered
         self._next_g = self._n_filtered
 
     def _run_append(self, rows: FloatArray) -> list[Stroke]:
-        if rows.shape[0] == 0:
+        """Smooth what can be smoothed; the last ``half`` samples wait for their successors."""
+        if rows.shape[1] == 0:
             return []
-        self._last_row = rows[-1].copy()
+        self._last_row = rows[:, -1].copy()
         h = self._half
         if self._fir_ctx.shape[0] == 0:  # first samples of the run: pad with the first value
-            self._fir_ctx = np.repeat(rows[:1], h, axis=0)
-        pend = rows if self._fir_pend.shape[0] == 0 else np.concatenate([self._fir_pend, rows])
-        ready = pend.shape[0] - h
+            self._fir_ctx = np.full(h, rows[_RAW, 0])
+        pend = rows if self._fir_pend.shape[1] == 0 else np.concatenate([self._fir_pend, rows], 1)
+        ready = pend.shape[1] - h
         if ready <= 0:
             self._fir_pend = pend
             return []
-        full_f = np.concatenate([self._fir_ctx[:, 1], pend[:, 1]])
-        smooth = np.convolve(full_f, self._coeffs, mode="valid")
-        out_rows = pend[:ready]
-        both = np.concatenate([self._fir_ctx, pend])
-        self._fir_ctx = both[ready : ready + h]
-        self._fir_pend = pend[ready:]
-        return self._after_smoothing(out_rows, smooth, final=False)
+        raw = pend[_RAW]
+        smooth = np.convolve(np.concatenate([self._fir_ctx, raw]), self._coeffs, mode="valid")
+        if ready >= h:
+            self._fir_ctx = raw[ready - h : ready].copy()
+        else:
+            self._fir_ctx = np.concatenate([self._fir_ctx[ready:], raw[:ready]])
+        self._fir_pend = pend[:, ready:].copy()
+        return self._after_smoothing(pend[:, :ready], smooth, final=False)
 
     def _end_run(self) -> list[Stroke]:
         out: list[Stroke] = []
         pend = self._fir_pend
-        if pend.shape[0]:
-            h = self._half
-            pad = np.repeat(pend[-1:], h, axis=0)
-            full_f = np.concatenate([self._fir_ctx[:, 1], pend[:, 1], pad[:, 1]])
-            smooth = np.convolve(full_f, self._coeffs, mode="valid")
+        if pend.shape[1]:
+            raw = pend[_RAW]
+            padded = np.concatenate([self._fir_ctx, raw, np.full(self._half, raw[-1])])
+            smooth = np.convolve(padded, self._coeffs, mode="valid")
             out = self._after_smoothing(pend, smooth, final=True)
         else:
-            out = self._segment(np.empty((0, 6)), final=True)
+            out = self._segment(np.empty((6, 0)), final=True)
         self._run_open = False
-        self._fir_pend = np.empty((0, 5))
-        self._fir_ctx = np.empty((0, 5))
+        self._fir_pend = np.empty((6, 0))
+        self._fir_ctx = np.empty(0)
         return out
 
     # --- stage 3: zero drift ------------------------------------------------------------
 
     def _after_smoothing(self, rows: FloatArray, smooth: FloatArray, *, final: bool) -> list[Stroke]:
-        corrected = self._correct_zero(smooth)
-        w = np.empty((rows.shape[0], 6))
-        w[:, _T] = rows[:, 0]
-        w[:, _F] = corrected
-        w[:, _RAW] = rows[:, 1]
-        w[:, _AX:] = rows[:, 2:5]
-        return self._segment(w, final=final)
+        rows[_F] = self._correct_zero(smooth)
+        return self._segment(rows, final=final)
 
     def _correct_zero(self, smooth: FloatArray) -> FloatArray:
         """Subtract the zero known at each sample: the mean of the last idle block before it."""
@@ -353,31 +359,36 @@ class StrokeAnalyzer:
     def _close_blocks(self, blocks: FloatArray) -> FloatArray:
         """Update the zero over complete blocks; return the zero in force during each block."""
         means = blocks.mean(axis=1)
-        quiet = np.flatnonzero(blocks.std(axis=1) < self.settings.zero_quiet_std_n)
-        zeros = np.empty(blocks.shape[0])
+        mean_sq = np.einsum("ij,ij->i", blocks, blocks) / blocks.shape[1]
+        quiet = np.flatnonzero(mean_sq - means * means < self.settings.zero_quiet_std_n**2)
         margin = self.settings.zero_margin_n
-        zero = self._zero_n
-        done = 0
-        for k in quiet.tolist():
-            m = float(means[k])
-            if not self._zero_set or m < zero + margin:
-                zeros[done : k + 1] = zero
-                done = k + 1
-                zero = m
-                self._zero_set = True
-        zeros[done:] = zero
-        self._zero_n = zero
+        zero, is_set = self._zero_n, self._zero_set
+        taken_at: list[int] = []
+        taken: list[float] = []
+        for k, m in zip(quiet.tolist(), means[quiet].tolist(), strict=True):
+            if m < zero + margin or not is_set:
+                taken_at.append(k)
+                taken.append(m)
+                zero, is_set = m, True
+        before = self._zero_n
+        self._zero_n, self._zero_set = zero, is_set
+        if not taken:
+            return np.full(blocks.shape[0], before)
+        # block k runs on the zero taken at the last idle block before it
+        values = np.concatenate([[before], taken])
+        which = np.searchsorted(np.asarray(taken_at), np.arange(blocks.shape[0]), side="left")
+        zeros: FloatArray = values[which]
         return zeros
 
     # --- stage 4: segmentation ----------------------------------------------------------
 
     def _segment(self, new: FloatArray, *, final: bool) -> list[Stroke]:
-        w = new if self._buf.shape[0] == 0 else np.concatenate([self._buf, new])
+        w = new if self._buf.shape[1] == 0 else np.concatenate([self._buf, new], 1)
         g0 = self._buf_g0
-        n = w.shape[0]
+        n = w.shape[1]
         if n == 0:
             return []
-        x = w[:, _F]
+        x = w[_F]
         lo = self._next_g - g0  # first local index to examine
         hi = n if final else n - 1  # the last sample waits for its successor
         cands: list[_Candidate] = []
@@ -393,31 +404,32 @@ class StrokeAnalyzer:
             keep_from = min(keep_from, self._left)
         keep_from = max(keep_from - g0, 0)
         if final:
-            self._buf = np.empty((0, 6))
+            self._buf = np.empty((6, 0))
             self._buf_g0 = g0 + n
         else:
-            self._buf = w[keep_from:].copy() if keep_from or w is new else w
+            self._buf = w[:, keep_from:].copy() if keep_from else w
             self._buf_g0 = g0 + keep_from
         return out
 
     def _events(self, x: FloatArray, lo: int, hi: int, g0: int, *, final: bool) -> list[_Candidate]:
         thr = self._region_thr
         n = x.shape[0]
-        idx = np.arange(lo, hi)
-        above = x[lo:hi] > thr
-        run_first_local = self._run_first_g - g0
-        has_prev = idx > max(run_first_local, 0)
-        has_prev &= idx >= 1
-        prev = np.where(has_prev, x[np.maximum(idx - 1, 0)], -math.inf)
-        prev_above = has_prev & (prev > thr)
-        nxt_i = np.minimum(idx + 1, n - 1)
-        has_next = idx + 1 < n
-        nxt = np.where(has_next, x[nxt_i], -math.inf)
-        cur = x[lo:hi]
-        starts = idx[above & ~prev_above]
-        ends = idx[~above & prev_above]
-        maxs = idx[above & (cur > prev) & (cur >= nxt)]
-        mins = idx[above & has_prev & has_next & (cur < prev) & (cur <= nxt)]
+        # x[lo-1 .. hi] with -inf where no sample exists (before the run, after the data)
+        window = np.empty(hi - lo + 2)
+        a, b = max(lo - 1, 0), min(hi + 1, n)
+        window[a - (lo - 1) : b - (lo - 1)] = x[a:b]
+        window[: a - (lo - 1)] = -math.inf
+        window[b - (lo - 1) :] = -math.inf
+        run_first = self._run_first_g - g0
+        if lo <= run_first < hi:
+            window[run_first - lo] = -math.inf  # the sample before a run is not its predecessor
+        cur, prev, nxt = window[1:-1], window[:-2], window[2:]
+        above = cur > thr
+        prev_above = prev > thr
+        starts = np.flatnonzero(above & ~prev_above) + lo
+        ends = np.flatnonzero(~above & prev_above) + lo
+        maxs = np.flatnonzero(above & (cur > prev) & (cur >= nxt)) + lo
+        mins = np.flatnonzero(above & (cur < prev) & (cur <= nxt)) + lo
         ev_i = np.concatenate([starts, maxs, mins, ends])
         ev_k = np.concatenate(
             [
@@ -502,13 +514,17 @@ class StrokeAnalyzer:
             return []
         left, right, peak, peak_n = left[strong], right[strong], peak[strong], peak_n[strong]
         left_open, right_open = left_open[strong], right_open[strong]
-        x = w[:, _F]
-        t = w[:, _T]
+        x = w[_F]
+        t = w[_T]
         level = s.boundary_fraction * peak_n
 
         # start: last sample below the level in [left, peak); the crossing follows it
+        # Where a region touches the edge of a run (data began or resumed mid-contact, or
+        # stopped), the smoothing is padded there: a crossing within that margin is not
+        # evidence that the stroke began or ended inside the data.
+        edge = self._half
         below_start = _last_below(x, left, peak, level)
-        found_start = below_start >= 0
+        found_start = (below_start >= 0) & (~left_open | (below_start >= left + edge))
         j = np.where(found_start, below_start, left)
         start_pos = np.where(
             found_start,
@@ -517,7 +533,7 @@ class StrokeAnalyzer:
         )
         # end: first sample below the level in (peak, right]; the crossing precedes it
         below_end = _first_below(x, peak + 1, right + 1, level)
-        found_end = below_end >= 0
+        found_end = (below_end >= 0) & (~right_open | (below_end <= right - edge))
         e = np.where(found_end, below_end, right)
         end_pos = np.where(
             found_end,
@@ -547,33 +563,29 @@ class StrokeAnalyzer:
         tilt, direction = _tilt_and_direction(w, first, last)
         saturated = np.zeros(first.size, dtype=bool)
         if self.force_limit_n is not None:
-            raw_max = _segment_max(w[:, _RAW], first, last)
+            raw_max = _segment_max(w[_RAW], first, last)
             saturated = raw_max >= self.force_limit_n - _SATURATION_TOLERANCE_N
         area = self.contact_area_mm2
-        strokes = [
-            Stroke(
-                start_s=a,
-                end_s=b,
-                peak_force_n=p,
-                mean_force_n=m,
-                impulse_ns=imp,
-                mean_pressure_kpa=None if area is None else m / area * 1000.0,
-                tilt_deg=td,
-                direction="pull" if d >= 0 else "push",
-                saturated=sat,
+        pressure: list[float | None] = (
+            [None] * int(mean_force.size) if area is None else (mean_force / area * 1000.0).tolist()
+        )
+        strokes = list(
+            map(
+                Stroke._make,
+                zip(
+                    start_s.tolist(),
+                    end_s.tolist(),
+                    peak_n.tolist(),
+                    mean_force.tolist(),
+                    impulse.tolist(),
+                    pressure,
+                    tilt.tolist(),
+                    np.where(direction >= 0, "pull", "push").tolist(),
+                    saturated.tolist(),
+                    strict=True,
+                ),
             )
-            for a, b, p, m, imp, td, d, sat in zip(
-                start_s.tolist(),
-                end_s.tolist(),
-                peak_n.tolist(),
-                mean_force.tolist(),
-                impulse.tolist(),
-                tilt.tolist(),
-                direction.tolist(),
-                saturated.tolist(),
-                strict=True,
-            )
-        ]
+        )
         self.strokes.extend(strokes)
         return strokes
 
@@ -581,22 +593,34 @@ class StrokeAnalyzer:
 # --- vectorised helpers -------------------------------------------------------------------
 
 
-def _as_rows(t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike) -> FloatArray:
-    t = np.asarray(t_s, dtype=np.float64).reshape(-1)
-    f = np.asarray(force_n, dtype=np.float64).reshape(-1)
-    acc = np.asarray(acc_g, dtype=np.float64)
-    if acc.ndim != 2 or acc.shape[1] != 3:
-        raise SignalInputError(f"acc_g must have shape (n, 3), not {acc.shape}")
-    if not t.shape[0] == f.shape[0] == acc.shape[0]:
-        raise SignalInputError(
-            f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, {acc.shape[0]}"
-        )
-    rows = np.empty((t.shape[0], 5))
-    rows[:, 0] = t
-    rows[:, 1] = f
-    rows[:, 2:] = acc
-    if not np.all(np.isfinite(rows)):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(rows), axis=1))[0])
+def _stack(pieces: list[FloatArray]) -> FloatArray:
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, 1)
+
+
+def _as_rows(pending: Sequence[tuple[FloatArray, ArrayLike, ArrayLike]]) -> FloatArray:
+    """Stack fed chunks into one (6, n) array, a row per quantity (_F still empty)."""
+    ts = [np.asarray(t, dtype=np.float64).reshape(-1) for t, _, _ in pending]
+    fs = [np.asarray(f, dtype=np.float64).reshape(-1) for _, f, _ in pending]
+    accs = [np.asarray(a, dtype=np.float64) for _, _, a in pending]
+    for t, f, a in zip(ts, fs, accs, strict=True):
+        if a.ndim != 2 or a.shape[1] != 3:
+            raise SignalInputError(f"acc_g must have shape (n, 3), not {a.shape}")
+        if not t.shape[0] == f.shape[0] == a.shape[0]:
+            raise SignalInputError(
+                f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, "
+                f"{a.shape[0]}"
+            )
+    n = sum(t.shape[0] for t in ts)
+    rows = np.empty((6, n))
+    if len(ts) == 1:
+        rows[_T], rows[_RAW], rows[_AX:] = ts[0], fs[0], accs[0].T
+    else:
+        rows[_T] = np.concatenate(ts)
+        rows[_RAW] = np.concatenate(fs)
+        rows[_AX:] = np.concatenate(accs).T
+    rows[_F] = 0.0
+    if not np.isfinite(rows.sum()):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(rows), axis=0))[0])
         raise SignalInputError(f"sample {bad} holds a non-finite value")
     return rows
 
@@ -683,20 +707,32 @@ def _tilt_and_direction(
     the mean, so the stroke starts and ends at rest) is the velocity; the sign of the summed
     velocity, ``−Σ k·(a_k − ā)``, is the direction.
     """
-    flat, offsets = _ranges(first, last + 1)
+    lo, hi = int(first[0]), int(last[-1]) + 1
+    bounds = np.empty(2 * first.size, dtype=np.intp)
+    bounds[0::2] = first - lo
+    bounds[1::2] = last + 1 - lo
+    bounds = bounds[:-1]  # the last range runs to the end of the slice
     counts = (last - first + 1).astype(np.float64)
-    ax, ay, az = w[flat, _AX], w[flat, _AY], w[flat, _AZ]
-    mx = np.add.reduceat(ax, offsets) / counts
-    my = np.add.reduceat(ay, offsets) / counts
-    mz = np.add.reduceat(az, offsets) / counts
-    theta = np.arctan2(mx, np.hypot(my, mz))
-    k = (flat - np.repeat(first, (last - first + 1))).astype(np.float64)
-    cos_t = np.repeat(np.cos(theta), (last - first + 1))
-    sin_t = np.repeat(np.sin(theta), (last - first + 1))
-    along = ax * cos_t - az * sin_t
-    mean_along = np.add.reduceat(along, offsets) / counts
-    moment = np.add.reduceat(k * along, offsets) - mean_along * np.add.reduceat(k, offsets)
-    direction: FloatArray = -moment
+    offset = float(lo)
+    k_global = np.arange(lo, hi, dtype=np.float64) - offset
+
+    def sums(v: FloatArray) -> FloatArray:
+        seg: FloatArray = np.add.reduceat(v, bounds)[0::2]
+        return seg
+
+    ax, ay, az = w[_AX, lo:hi], w[_AY, lo:hi], w[_AZ, lo:hi]
+    sx, sy, sz = sums(ax), sums(ay), sums(az)
+    theta = np.arctan2(sx, np.hypot(sy, sz))
+    cos_t, sin_t = np.cos(theta), np.sin(theta)
+    # Σ (k - first)·a over each range, from Σ k·a with k counted from the first range
+    kx, kz = sums(k_global * ax), sums(k_global * az)
+    base = first - offset
+    moment_x = kx - base * sx
+    moment_z = kz - base * sz
+    along_sum = cos_t * sx - sin_t * sz
+    moment = cos_t * moment_x - sin_t * moment_z
+    k_sum = counts * (counts - 1) / 2
+    direction: FloatArray = -(moment - along_sum / counts * k_sum)
     return np.degrees(theta), direction
 
 
@@ -728,4 +764,4 @@ def analyze_arrays(
     )
     analyzer.feed(t, force_n, acc_g)
     analyzer.finish()
-    return Analysis(analyzer.strokes, analyzer.summary())
+    return Analysis(analyzer.strokes, analyzer.summary(), analyzer.blind_spans_s)

@@ -284,12 +284,17 @@ def _plan_lifted(
     )
 
 
-def _plan_strumming(rng: np.random.Generator, th: Therapist, t0: float) -> list[_PlannedStroke]:
+def _plan_strumming(
+    rng: np.random.Generator, th: Therapist, t0: float, limit_n: float
+) -> list[_PlannedStroke]:
     count = int(rng.integers(4, 13))
     peaks = [_peak(rng, th) for _ in range(count)]
+    # Dips are set against the peaks as the sensor reports them (clipped at full scale, give or
+    # take drift), so that every planned boundary is a boundary by the 30 % rule.
+    seen = [min(p, limit_n - 0.5) for p in peaks]
     levels = [0.0]
     for i in range(1, count):
-        levels.append(float(rng.uniform(0.15, 0.5)) * min(peaks[i - 1], peaks[i]))
+        levels.append(float(rng.uniform(0.15, 0.5)) * min(seen[i - 1], seen[i]))
     levels.append(0.0)
     tilt = float(th.tilt_deg + rng.normal(0, 5))
     direction = 1 if rng.random() < 0.5 else -1
@@ -348,7 +353,7 @@ def _plan_session(
         while t < bout_end:
             choice = rng.choice(3, p=weights)
             if choice == 1:
-                group = _plan_strumming(rng, th, t)
+                group = _plan_strumming(rng, th, t, sc.force_limit_n)
                 if group[-1].b_s > duration_s - end_margin:
                     break
                 strokes.extend(group)
@@ -626,7 +631,11 @@ def _radio_losses(
         breaks = np.flatnonzero(np.diff(lost) > 1)
         starts = np.concatenate([[lost[0]], lost[breaks + 1]])
         ends = np.concatenate([lost[breaks], [lost[-1]]])
-        intervals = [(float(t[a]), float(t[b])) for a, b in zip(starts, ends, strict=True)]
+        # A span without data runs from the last sample received to the next one.
+        intervals = [
+            (float(t[max(a - 1, 0)]), float(t[min(b + 1, n - 1)]))
+            for a, b in zip(starts, ends, strict=True)
+        ]
     return keep, intervals
 
 

@@ -10,10 +10,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,8 +21,7 @@ DEFAULT_BOUT_GAP_S: Final = 2.0
 Direction = Literal["pull", "push"]
 
 
-@dataclass(frozen=True, slots=True)
-class Stroke:
+class Stroke(NamedTuple):
     """One stroke. Times are seconds from the session's start; force from the drift-corrected zero.
 
     ``direction`` is the motion along the handle's projection on the skin: ``"pull"`` towards
@@ -100,12 +98,22 @@ class Summary:
 
 
 def bouts_of(
-    starts_s: NDArray[np.float64], ends_s: NDArray[np.float64], *, bout_gap_s: float
+    starts_s: NDArray[np.float64],
+    ends_s: NDArray[np.float64],
+    *,
+    bout_gap_s: float,
+    blind_spans_s: Sequence[tuple[float, float]] = (),
 ) -> list[Bout]:
-    """Group strokes (sorted by start) into bouts: a gap of ``bout_gap_s`` or more ends a bout."""
+    """Group strokes (sorted by start) into bouts: a pause of ``bout_gap_s`` or more ends a bout.
+
+    Time inside ``blind_spans_s`` (data lost to the radio) is not a pause: nobody knows what
+    happened there, and a disconnect in the middle of a bout should not split it.
+    """
     if starts_s.size == 0:
         return []
     gaps = starts_s[1:] - ends_s[:-1]
+    for a, b in blind_spans_s:
+        gaps = gaps - np.clip(np.minimum(starts_s[1:], b) - np.maximum(ends_s[:-1], a), 0, None)
     cut = np.flatnonzero(gaps >= bout_gap_s)
     first = np.concatenate([[0], cut + 1])
     last = np.concatenate([cut, [starts_s.size - 1]])
@@ -126,15 +134,19 @@ def summarize(
     lost_samples: int,
     incomplete_strokes: int = 0,
     bout_gap_s: float = DEFAULT_BOUT_GAP_S,
+    blind_spans_s: Sequence[tuple[float, float]] = (),
 ) -> Summary:
-    """The session summary of a list of strokes (sorted by start)."""
+    """The session summary of a list of strokes (sorted by start).
+
+    ``blind_spans_s`` are intervals without data (see :func:`bouts_of`).
+    """
     starts = np.fromiter((s.start_s for s in strokes), float, len(strokes))
     ends = np.fromiter((s.end_s for s in strokes), float, len(strokes))
     peaks = np.fromiter((s.peak_force_n for s in strokes), float, len(strokes))
     means = np.fromiter((s.mean_force_n for s in strokes), float, len(strokes))
     tilts = np.fromiter((s.tilt_deg for s in strokes), float, len(strokes))
     impulses = np.fromiter((s.impulse_ns for s in strokes), float, len(strokes))
-    bouts = bouts_of(starts, ends, bout_gap_s=bout_gap_s)
+    bouts = bouts_of(starts, ends, bout_gap_s=bout_gap_s, blind_spans_s=blind_spans_s)
     treatment = float(sum(b.duration_s for b in bouts))
     count = len(strokes)
     mean_peak = _mean_or_none(peaks)
@@ -159,6 +171,3 @@ def summarize(
         incomplete_strokes=int(incomplete_strokes),
     )
 
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
