@@ -22,6 +22,7 @@ def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from strigil.sessionfile import SessionFileError, read_session_csv
     from strigil.signal.analyzer import SignalInputError, analyze_arrays
+    from strigil.signal.scoring import ProtocolTargets, score_session
 
     try:
         rec = read_session_csv(args.file, with_gyro=False)
@@ -40,8 +41,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     except (SessionFileError, SignalInputError) as exc:
         print(f"strigil analyze: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    targets = ProtocolTargets()
+    score = score_session(analysis.strokes, analysis.summary, targets)
     if args.json:
-        json.dump(analysis.to_json(), sys.stdout, separators=(",", ":"))
+        out = analysis.to_json()
+        out["score"] = score.to_json()
+        json.dump(out, sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")
         return 0
     s = analysis.summary
@@ -61,6 +66,22 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         f"  total impulse      {s.total_impulse_ns:.1f} N·s",
         f"  lost samples       {s.lost_samples}"
         + (f", {s.incomplete_strokes} strokes cut by gaps" if s.incomplete_strokes else ""),
+    ]
+    f_lo, f_hi = targets.force_band_n
+    r_lo, r_hi = targets.rate_band_per_min
+    t_lo, t_hi = score.treatment_time_target_s
+    n_lo, n_hi = targets.session_length_band_min
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0f} %"
+
+    lines += [
+        "  against the default protocol (targets are a clinic's choice; see docs/algorithms.md)",
+        f"    force {f_lo:g}–{f_hi:g} N     {pct(score.pct_in_force_band)} of strokes in band, "
+        f"{pct(score.pct_below_force_band)} below, {score.over_force_events} over-force",
+        f"    rate {r_lo:g}–{r_hi:g} /min   {pct(score.pct_in_rate_band)} of strokes in band",
+        f"    treatment time   {score.treatment_time_status} the {t_lo:g}–{t_hi:g} s target",
+        f"    session length   {score.session_length_status} the {n_lo:g}–{n_hi:g} min norm",
     ]
     if s.saturated_strokes:
         lines.append(f"  saturated strokes  {s.saturated_strokes} (force sensor at full scale)")
@@ -143,8 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1, help="random seed (reproducible)")
     simulate.add_argument("--rate-hz", type=float, default=200.0, help="sample rate, Hz")
     simulate.add_argument(
-        "--scenario", default="mixed", help="mixed, lifted, strumming, j_strokes, resting, "
-        "knocks, drift, saturation, light or lossy"
+        "--scenario",
+        default="mixed",
+        help="mixed, lifted, strumming, j_strokes, resting, "
+        "knocks, drift, saturation, light or lossy",
     )
     simulate.add_argument("-o", "--output", required=True, help="CSV file to write")
     simulate.add_argument("--truth", help="also write the ground truth JSON here")

@@ -87,9 +87,11 @@ def _read_head(path: Path) -> tuple[dict[str, str], int, list[str]]:
                 metadata[key.strip()] = value.strip()
             continue
         if not line.strip():
+            if not any(rest.strip() for rest in lines[number:]):
+                break
             raise SessionFileError(path, number, "blank line before the header row")
         return metadata, number - 1, [c.strip().strip('"') for c in line.split(",")]
-    raise SessionFileError(path, None, "no header row found in the first 64 KiB")
+    raise SessionFileError(path, None, "no header row (expected t_s,force_n,acc_x_g,…)")
 
 
 def read_session_csv(path: str | Path, *, with_gyro: bool = True) -> SessionRecording:
@@ -122,6 +124,8 @@ def read_session_csv(path: str | Path, *, with_gyro: bool = True) -> SessionReco
             convert_options=pacsv.ConvertOptions(
                 include_columns=wanted,
                 column_types=dict.fromkeys(wanted, pa.float64()),
+                null_values=[""],
+                strings_can_be_null=False,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -130,10 +134,9 @@ def read_session_csv(path: str | Path, *, with_gyro: bool = True) -> SessionReco
     if len(columns[0]) == 0:
         raise SessionFileError(p, header_line, "no data rows after the header")
     for name, values in zip(wanted, columns, strict=True):
-        if np.any(np.isnan(values)):
-            if table.column(name).null_count:
-                row = int(np.flatnonzero(np.isnan(values))[0])
-                raise SessionFileError(p, header_line + 1 + row, f"empty value in {name}")
+        if np.any(np.isnan(values)) and table.column(name).null_count:
+            row = int(np.flatnonzero(np.isnan(values))[0])
+            raise SessionFileError(p, header_line + 1 + row, f"empty value in {name}")
         finite = np.isfinite(values)
         if not np.all(finite):
             row = int(np.flatnonzero(~finite)[0])

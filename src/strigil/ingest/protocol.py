@@ -51,9 +51,7 @@ HEADER_BYTES: Final = HEADER.size  # 12
 SAMPLE_BYTES: Final = 14
 _SAMPLE_DTYPE: Final = np.dtype("<i2")
 _SCALE: Final = np.array(
-    [FORCE_N_PER_COUNT]
-    + [ACC_G_PER_COUNT] * 3
-    + [GYR_DPS_PER_COUNT] * 3,
+    [FORCE_N_PER_COUNT] + [ACC_G_PER_COUNT] * 3 + [GYR_DPS_PER_COUNT] * 3,
     dtype=np.float64,
 )
 SEQ_MODULUS: Final = 1 << 16
@@ -75,7 +73,9 @@ class FrameFlags(enum.IntFlag):
     BATTERY_LOW = 0x04
 
 
-_KNOWN_FLAGS: Final = int(FrameFlags.SATURATED | FrameFlags.FIRST_AFTER_TARE | FrameFlags.BATTERY_LOW)
+_KNOWN_FLAGS: Final = int(
+    FrameFlags.SATURATED | FrameFlags.FIRST_AFTER_TARE | FrameFlags.BATTERY_LOW
+)
 
 
 class ProtocolError(ValueError):

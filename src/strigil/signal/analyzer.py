@@ -134,8 +134,8 @@ class StrokeAnalyzer:
         window = smoothing_window_samples(self.rate_hz, self.settings.smoothing_s)
         self._coeffs = savgol_smoothing_coeffs(window, 2)
         self._half = window // 2
-        self._block = max(int(round(self.settings.zero_block_s * self.rate_hz)), 2)
-        self._batch = max(int(round(batch_s * self.rate_hz)), 1)
+        self._block = max(round(self.settings.zero_block_s * self.rate_hz), 2)
+        self._batch = max(round(batch_s * self.rate_hz), 1)
         self._region_thr = self.settings.region_threshold_n
         self._keep_frac = 1.0 - self.settings.split_depth
 
@@ -257,7 +257,7 @@ class StrokeAnalyzer:
             if prev is None:  # the session's first sample has nothing before it
                 continue
             gap_s = float(rows[_T, j] - prev[_T])
-            missing = int(round(gap_s * self.rate_hz)) - 1
+            missing = round(gap_s * self.rate_hz) - 1
             self.lost_samples += max(missing, 0)
             if gap_s <= self.settings.max_bridged_gap_s + self._dt:
                 if missing > 0:
@@ -323,7 +323,9 @@ class StrokeAnalyzer:
 
     # --- stage 3: zero drift ------------------------------------------------------------
 
-    def _after_smoothing(self, rows: FloatArray, smooth: FloatArray, *, final: bool) -> list[Stroke]:
+    def _after_smoothing(
+        self, rows: FloatArray, smooth: FloatArray, *, final: bool
+    ) -> list[Stroke]:
         rows[_F] = self._correct_zero(smooth)
         return self._segment(rows, final=final)
 
@@ -607,8 +609,7 @@ def _as_rows(pending: Sequence[tuple[FloatArray, ArrayLike, ArrayLike]]) -> Floa
             raise SignalInputError(f"acc_g must have shape (n, 3), not {a.shape}")
         if not t.shape[0] == f.shape[0] == a.shape[0]:
             raise SignalInputError(
-                f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, "
-                f"{a.shape[0]}"
+                f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, {a.shape[0]}"
             )
     n = sum(t.shape[0] for t in ts)
     rows = np.empty((6, n))

@@ -219,10 +219,14 @@ class _PlannedStroke:
         rise = u < r
         fall = u > r + h
         mid = ~(rise | fall)
-        out[rise] = self.lo_start_n + (p - self.lo_start_n) * 0.5 * (1 - np.cos(np.pi * u[rise] / r))
+        out[rise] = self.lo_start_n + (p - self.lo_start_n) * 0.5 * (
+            1 - np.cos(np.pi * u[rise] / r)
+        )
         if h > 0:
             phase = (u[mid] - r) / h
-            out[mid] = p * (1 - self.wobble_frac * 0.5 * (1 - np.cos(2 * np.pi * self.wobble_cycles * phase)))
+            out[mid] = p * (
+                1 - self.wobble_frac * 0.5 * (1 - np.cos(2 * np.pi * self.wobble_cycles * phase))
+            )
         else:
             out[mid] = p
         uf = (u[fall] - r - h) / (1 - r - h)
@@ -264,8 +268,10 @@ def _plan_lifted(
     elif shape == 2:  # late peak
         rise, plateau, wobble = float(rng.uniform(0.6, 0.75)), 0.0, 0.0
     else:  # plateau with a wobble that must not split the stroke
-        rise, plateau, wobble = float(rng.uniform(0.2, 0.3)), float(rng.uniform(0.3, 0.5)), float(
-            rng.uniform(0.03, 0.12)
+        rise, plateau, wobble = (
+            float(rng.uniform(0.2, 0.3)),
+            float(rng.uniform(0.3, 0.5)),
+            float(rng.uniform(0.03, 0.12)),
         )
     return _PlannedStroke(
         a_s=t0,
@@ -412,9 +418,7 @@ class _Drift:
         )
 
 
-def _truth_of(
-    s: _PlannedStroke, drift: _Drift, limit_n: float
-) -> tuple[float, float, float, bool]:
+def _truth_of(s: _PlannedStroke, drift: _Drift, limit_n: float) -> tuple[float, float, float, bool]:
     """Start, end, peak and saturation of a planned stroke, on a fine grid."""
     tf = np.arange(s.a_s, s.b_s, TRUTH_FINE_STEP_S)
     clean = s.force(tf)
@@ -508,7 +512,7 @@ def simulate_session(
     duration_s = minutes * 60.0
     plan = _plan_session(rng, th, sc, duration_s)
 
-    n = int(round(duration_s * rate_hz))
+    n = round(duration_s * rate_hz)
     t = np.arange(n, dtype=np.float64) / rate_hz
     dt = 1.0 / rate_hz
     drift = _Drift(
@@ -527,8 +531,8 @@ def simulate_session(
     if progress is not None:
         items = progress(items)
     for s in items:
-        i0 = max(int(math.floor(s.a_s * rate_hz)), 0)
-        i1 = min(int(math.ceil(s.b_s * rate_hz)) + 1, n)
+        i0 = max(math.floor(s.a_s * rate_hz), 0)
+        i1 = min(math.ceil(s.b_s * rate_hz) + 1, n)
         ts = t[i0:i1]
         inside = (ts >= s.a_s) & (ts <= s.b_s)
         clean[i0:i1][inside] += s.force(ts[inside])
@@ -590,7 +594,7 @@ def simulate_session(
     }
     return SimulatedSession(
         t_s=t[keep],
-        force_n=np.round(observed_force[keep], 2),
+        force_n=np.asarray(np.round(observed_force[keep], 2), dtype=np.float64),
         acc_g=np.round(acc[keep], 3),
         gyr_dps=np.round(gyr[keep], 1),
         rate_hz=rate_hz,
@@ -614,7 +618,7 @@ def _radio_losses(
     frame_ok = np.ones(n_frames, dtype=bool)
     minutes = t[-1] / 60 if n else 0.0
     frame_s = per_frame * (t[1] - t[0]) if n > 1 else 1.0
-    guard = int(math.ceil(1.5 / frame_s))  # keep the first and last 1.5 s: gaps need both edges
+    guard = math.ceil(1.5 / frame_s)  # keep the first and last 1.5 s: gaps need both edges
     usable = n_frames - 2 * guard
     if usable > 0:
         for _ in range(rng.poisson(sc.loss_bursts_per_min * minutes)):

@@ -30,6 +30,6 @@ def savgol_smoothing_coeffs(window: int, polyorder: int = 2) -> NDArray[np.float
 
 def smoothing_window_samples(rate_hz: float, window_s: float) -> int:
     """An odd number of samples spanning about ``window_s`` at ``rate_hz`` (at least 5)."""
-    n = int(round(window_s * rate_hz))
+    n = round(window_s * rate_hz)
     n = max(n, 5)
     return n if n % 2 else n + 1

@@ -170,4 +170,3 @@ def summarize(
         saturated_strokes=sum(1 for s in strokes if s.saturated),
         incomplete_strokes=int(incomplete_strokes),
     )
-
