@@ -331,38 +331,31 @@ class StrokeAnalyzer:
 
     def _correct_zero(self, smooth: FloatArray) -> FloatArray:
         """Subtract the zero known at each sample: the mean of the last idle block before it."""
-        n = smooth.shape[0]
         block = self._block
-        zero_per_sample = np.empty(n)
-        pos = self._n_filtered % block
-        i = 0
-        # finish the block already started
-        if pos:
-            take = min(block - pos, n)
-            zero_per_sample[:take] = self._zero_n
-            self._block_vals = np.concatenate([self._block_vals, smooth[:take]])
-            i = take
-            if self._block_vals.shape[0] == block:
-                self._close_blocks(self._block_vals.reshape(1, block))
-                self._block_vals = np.empty(0)
-        full = (n - i) // block
-        if full:
-            blocks = smooth[i : i + full * block].reshape(full, block)
-            zeros = self._close_blocks(blocks)
-            zero_per_sample[i : i + full * block] = np.repeat(zeros, block)
-            i += full * block
-        if i < n:
-            zero_per_sample[i:] = self._zero_n
-            self._block_vals = smooth[i:].copy()
-        self._n_filtered += n
-        corrected: FloatArray = smooth - zero_per_sample
-        return corrected
+        pos = self._block_vals.shape[0]  # samples of the current block already corrected
+        vals = smooth if pos == 0 else np.concatenate([self._block_vals, smooth])
+        full = vals.shape[0] // block
+        if full == 0:
+            self._block_vals = vals
+            self._n_filtered += smooth.shape[0]
+            out: FloatArray = smooth - self._zero_n
+            return out
+        zeros = self._close_blocks(vals[: full * block].reshape(full, block))
+        zero_per_sample = np.empty(vals.shape[0])
+        zero_per_sample[: full * block] = np.repeat(zeros, block)
+        zero_per_sample[full * block :] = self._zero_n
+        self._block_vals = vals[full * block :].copy()
+        self._n_filtered += smooth.shape[0]
+        out = smooth - zero_per_sample[pos:]
+        return out
 
     def _close_blocks(self, blocks: FloatArray) -> FloatArray:
         """Update the zero over complete blocks; return the zero in force during each block."""
         means = blocks.mean(axis=1)
         mean_sq = np.einsum("ij,ij->i", blocks, blocks) / blocks.shape[1]
         quiet = np.flatnonzero(mean_sq - means * means < self.settings.zero_quiet_std_n**2)
+        if quiet.size == 0:
+            return np.full(blocks.shape[0], self._zero_n)
         margin = self.settings.zero_margin_n
         zero, is_set = self._zero_n, self._zero_set
         taken_at: list[int] = []
@@ -394,7 +387,7 @@ class StrokeAnalyzer:
         lo = self._next_g - g0  # first local index to examine
         hi = n if final else n - 1  # the last sample waits for its successor
         cands: list[_Candidate] = []
-        if hi > lo:
+        if hi > lo and (self._in_region or x[lo:hi].max() > self._region_thr):
             cands = self._events(x, lo, hi, g0, final=final)
         elif final and self._in_region:
             cands = self._close_region(g0 + n - 1, open_end=True)
