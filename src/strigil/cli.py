@@ -46,8 +46,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.json:
         out = analysis.to_json()
         out["score"] = score.to_json()
-        json.dump(out, sys.stdout, separators=(",", ":"))
-        sys.stdout.write("\n")
+        # json.dumps runs the C encoder; json.dump to a stream would run the Python one
+        sys.stdout.write(json.dumps(out, separators=(",", ":")) + "\n")
         return 0
     s = analysis.summary
     peaks = [st.peak_force_n for st in analysis.strokes]
