@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	mkdir -p $(DEMO_DIR)
 	$(BIN)/strigil simulate --minutes 10 --seed 7 --rate-hz 200 -o $(DEMO_DIR)/session.csv --truth $(DEMO_DIR)/truth.json
-	$(BIN)/strigil analyze $(DEMO_DIR)/session.csv
+	$(BIN)/strigil analyze $(DEMO_DIR)/session.csv --truth $(DEMO_DIR)/truth.json
 	@echo
 	@echo "Per-stroke JSON: $(BIN)/strigil analyze $(DEMO_DIR)/session.csv --json"
 

@@ -196,3 +196,12 @@ def test_simulate_is_reproducible_and_validates_arguments(tmp_path: Path) -> Non
     bad = strigil("simulate", "--scenario", "nap", "-o", str(a))
     assert bad.returncode == 2
     assert "choose one of" in bad.stderr
+
+
+def test_analyze_scores_itself_against_the_simulators_truth(recorded: tuple[Path, Path]) -> None:
+    csv, truth = recorded
+    done = strigil("analyze", str(csv), "--truth", str(truth))
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if "ground truth" in x)
+    f1 = float(line.split("F1 ")[1].split(",")[0])
+    assert f1 >= 0.99

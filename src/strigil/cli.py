@@ -11,6 +11,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from strigil.signal.analyzer import Analysis
 
 EXIT_BAD_INPUT = 2
 
@@ -85,8 +89,34 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     ]
     if s.saturated_strokes:
         lines.append(f"  saturated strokes  {s.saturated_strokes} (force sensor at full scale)")
+    if args.truth:
+        lines.append(_against_truth(args.truth, analysis))
     print("\n".join(lines))
     return 0
+
+
+def _against_truth(path: str, analysis: Analysis) -> str:
+    """One line scoring the analysis against a simulator's ground truth JSON."""
+    from strigil.signal.accuracy import score
+    from strigil.signal.strokes import Stroke
+
+    truth = json.loads(Path(path).read_text())
+    true_strokes = [
+        Stroke(t["start_s"], t["end_s"], t["peak_force_n"], 0.0, 0.0, None, 0.0, "pull")
+        for t in truth["strokes"]
+    ]
+    acc = score(
+        analysis.strokes,
+        true_strokes,
+        blind_spans_s=[(a, b) for a, b in truth.get("lost_intervals_s", [])],
+        detected_treatment_time_s=analysis.summary.treatment_time_s,
+    )
+    return (
+        f"  against the ground truth in {Path(path).name}: F1 {acc.f1:.3f}, "
+        f"durations ±{acc.mean_abs_duration_error_s * 1000:.0f} ms, "
+        f"peaks ±{acc.median_abs_peak_error_frac * 100:.1f} %, "
+        f"{acc.detected_count} of {acc.true_count} strokes"
+    )
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -151,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="find strokes in a recorded session (CSV)")
     analyze.add_argument("file", help="session file in the CSV format of tool-profile.md")
     analyze.add_argument("--json", action="store_true", help="print the analysis JSON")
+    analyze.add_argument(
+        "--truth", help="ground truth JSON from `strigil simulate --truth`: print the accuracy"
+    )
     analyze.add_argument(
         "--contact-area-mm2",
         type=float,

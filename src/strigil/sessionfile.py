@@ -150,8 +150,9 @@ def read_session_csv(path: str | Path, *, with_gyro: bool = True) -> SessionReco
             header_line + 1 + row,
             f"time does not increase (t_s {t[row]!r} after {t[row - 1]!r})",
         )
-    acc = np.column_stack(columns[2:5])
-    gyr = np.column_stack(columns[5:8]) if with_gyro else None
+    # (3, n) contiguous rows seen through a transpose: shape (n, 3) without a strided copy
+    acc = np.stack(columns[2:5]).T
+    gyr = np.stack(columns[5:8]).T if with_gyro else None
     return SessionRecording(
         t_s=t,
         force_n=np.ascontiguousarray(columns[1], dtype=np.float64),
