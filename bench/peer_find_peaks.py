@@ -5,7 +5,8 @@ Run as a script it does what such a researcher's script does end to end: load th
 times it beside ``strigil analyze`` and scores both against the simulator's ground truth.
 
 Choices (the sensible ones, tuned on the simulator's ``mixed`` scenario, not on its truth):
-4th-order Butterworth low-pass at 10 Hz applied forwards and backwards (zero phase); peaks at
+4th-order Butterworth low-pass at 10 Hz applied forwards and backwards (zero phase), zero at the
+5th percentile of the session (the edge off the skin); peaks at
 least 1.0 N high (the minimum stroke force), with a prominence of at least 30 % of their
 height (the split rule), at least 0.15 s wide at the 10 % level; each stroke spans the width
 of its peak at 90 % of its prominence (its 10 % crossings when the base is at zero).
@@ -26,7 +27,9 @@ def find_strokes(
     """(start_s, end_s, peak_force_n) of each stroke."""
     sos = signal.butter(4, 10.0, output="sos", fs=rate_hz)
     smooth = signal.sosfiltfilt(sos, force_n)
-    smooth = smooth - np.median(smooth)  # crude zero: the session is mostly idle
+    smooth = smooth - np.percentile(
+        smooth, 5
+    )  # zero: the lowest few percent are the edge off the skin
     peaks, props = signal.find_peaks(
         smooth, height=1.0, prominence=0.3, distance=int(0.1 * rate_hz)
     )
