@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 import numpy as np
@@ -642,7 +642,3 @@ def _radio_losses(
         ]
     return keep, intervals
 
-
-def with_scenario(base: Scenario, **changes: object) -> Scenario:
-    """A copy of a scenario with some fields changed (for tests and benchmarks)."""
-    return replace(base, **changes)  # type: ignore[arg-type]
