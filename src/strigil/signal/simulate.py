@@ -641,4 +641,3 @@ def _radio_losses(
             for a, b in zip(starts, ends, strict=True)
         ]
     return keep, intervals
-
