@@ -118,6 +118,19 @@ def test_zero_drift_is_removed() -> None:
     assert np.all(np.abs(peaks - 4.0) < 0.08), peaks
 
 
+def test_zero_that_jumps_up_is_relearned_and_resting_is_not_taken_for_it() -> None:
+    t = timeline(100.0)
+    rng = np.random.default_rng(2)
+    offset = np.where(t > 20.0, 0.5, 0.0)  # the sensor's offset moves up at 20 s
+    rest = np.where((t > 60.0) & (t < 66.0), 0.4, 0.0)  # 6 s of resting contact
+    strokes = sum(hann_stroke(t, s, 0.6, 4.0) for s in (10.0, 45.0, 50.0, 80.0, 85.0))
+    f = strokes + offset + rest + rng.normal(0, 0.02, t.size)
+    result = analyze(t, f)
+    peaks = np.array([s.peak_force_n for s in result.strokes])
+    assert len(peaks) == 5
+    assert np.all(np.abs(peaks - 4.0) < 0.08), peaks
+
+
 def test_short_gap_inside_a_stroke_is_bridged_not_split() -> None:
     t = timeline(4.0)
     f = hann_stroke(t, 1.0, 1.0, 5.0)

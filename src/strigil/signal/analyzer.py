@@ -12,7 +12,8 @@ Pipeline (docs/algorithms.md has the reasoning and the numbers):
 3. **Zero drift.** In fixed blocks of 0.25 s the tracker finds quiet blocks (force standard
    deviation < 0.05 N) that lie no more than 0.15 N above the current zero: the edge is off the
    skin there, and the block's mean becomes the zero for the following samples. A hand resting
-   the tool on the skin is quiet but sits higher, so it never becomes the zero.
+   the tool on the skin is quiet but sits higher, so it does not become the zero unless it
+   stays perfectly steady for ``zero_reset_s`` (a sensor offset that moved up).
 4. **Segmentation.** Contact regions are where corrected force exceeds 10 % of the minimum
    stroke force (no stroke boundary can lie lower). In a region a left-to-right state machine
    follows the running peak ``P`` and the lowest dip ``D`` since it; when the force rises again
@@ -158,6 +159,10 @@ class StrokeAnalyzer:
         self._n_filtered = 0
         self._zero_n = 0.0
         self._zero_set = False
+        self._reset_blocks = math.ceil(self.settings.zero_reset_s / self.settings.zero_block_s)
+        self._raised_count = 0
+        self._raised_level = 0.0
+        self._raised_next = -1
         self._block_vals: FloatArray = np.empty(0)
         # segmentation state
         self._buf: FloatArray = np.empty((6, 0))
@@ -340,7 +345,8 @@ class StrokeAnalyzer:
             self._n_filtered += smooth.shape[0]
             out: FloatArray = smooth - self._zero_n
             return out
-        zeros = self._close_blocks(vals[: full * block].reshape(full, block))
+        first_block = (self._n_filtered - pos) // block
+        zeros = self._close_blocks(vals[: full * block].reshape(full, block), first_block)
         zero_per_sample = np.empty(vals.shape[0])
         zero_per_sample[: full * block] = np.repeat(zeros, block)
         zero_per_sample[full * block :] = self._zero_n
@@ -349,8 +355,11 @@ class StrokeAnalyzer:
         out = smooth - zero_per_sample[pos:]
         return out
 
-    def _close_blocks(self, blocks: FloatArray) -> FloatArray:
-        """Update the zero over complete blocks; return the zero in force during each block."""
+    def _close_blocks(self, blocks: FloatArray, first_block: int) -> FloatArray:
+        """Update the zero over complete blocks; return the zero in force during each block.
+
+        ``first_block`` is the session-wide index of the first of ``blocks``.
+        """
         means = blocks.mean(axis=1)
         mean_sq = np.einsum("ij,ij->i", blocks, blocks) / blocks.shape[1]
         quiet = np.flatnonzero(mean_sq - means * means < self.settings.zero_quiet_std_n**2)
@@ -360,11 +369,26 @@ class StrokeAnalyzer:
         zero, is_set = self._zero_n, self._zero_set
         taken_at: list[int] = []
         taken: list[float] = []
+        count, level, expected = self._raised_count, self._raised_level, self._raised_next
         for k, m in zip(quiet.tolist(), means[quiet].tolist(), strict=True):
             if m < zero + margin or not is_set:
                 taken_at.append(k)
                 taken.append(m)
-                zero, is_set = m, True
+                zero, is_set, count = m, True, 0
+                continue
+            # Quiet but higher than the zero: resting contact, or the zero itself moved up
+            # (a sensor offset after an overload). Only a long steady stretch moves it up.
+            g = first_block + k
+            if g == expected and abs(m - level) < margin:
+                count += 1
+            else:
+                count, level = 1, m
+            expected = g + 1
+            if count >= self._reset_blocks:
+                taken_at.append(k)
+                taken.append(m)
+                zero, count = m, 0
+        self._raised_count, self._raised_level, self._raised_next = count, level, expected
         before = self._zero_n
         self._zero_n, self._zero_set = zero, is_set
         if not taken:

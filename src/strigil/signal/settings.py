@@ -33,6 +33,9 @@ class AnalysisSettings:
     """A block whose force varies less than this (standard deviation) is quiet."""
     zero_margin_n: float = 0.15
     """A quiet block at most this far above the current zero is the edge off the skin."""
+    zero_reset_s: float = 10.0
+    """Quiet force this long at one level above the zero is taken as the new zero (an offset
+    that moved up, e.g. after an overload); the zero follows any idle level below it at once."""
     max_bridged_gap_s: float = 0.5
     """Lost data up to this long is bridged by interpolation; longer gaps end strokes."""
 
