@@ -148,8 +148,9 @@ class StrokeAnalyzer:
         self.blind_spans_s: list[tuple[float, float]] = []
         """Gaps in the data too long to bridge (start, end), seconds."""
 
-        self._pending: list[tuple[FloatArray, ArrayLike, ArrayLike]] = []
+        self._pending: list[tuple[FloatArray, FloatArray, FloatArray]] = []
         self._pending_n = 0
+        self._last_fed_t: float | None = None
         # run state
         self._run_open = False
         self._last_row: FloatArray | None = None  # last input row, buffer column order
@@ -194,9 +195,13 @@ class StrokeAnalyzer:
         """
         if self._finished:
             raise SignalInputError("the analysis is finished; start a new StrokeAnalyzer")
-        t = np.asarray(t_s, dtype=np.float64)
-        self._pending.append((t, force_n, acc_g))
-        self._pending_n += t.shape[0] if t.ndim else 1
+        chunk = _checked_chunk(t_s, force_n, acc_g, after_s=self._last_fed_t)
+        n = chunk[0].shape[0]
+        if n == 0:
+            return []
+        self._last_fed_t = float(chunk[0][-1])
+        self._pending.append(chunk)
+        self._pending_n += n
         if self._pending_n < self._batch:
             return []
         return self._drain()
@@ -233,18 +238,12 @@ class StrokeAnalyzer:
         self._pending = []
         self._pending_n = 0
         rows = _as_rows(pending)
-        if rows.shape[1] == 0:
-            return []
         t = rows[_T]
         if self._last_row is None:
             self.first_t_s = float(t[0])
             dt = np.diff(t)
         else:
             dt = np.diff(t, prepend=self._last_row[_T])
-        if dt.size and not np.all(dt > 0):
-            k = int(np.flatnonzero(dt <= 0)[0])
-            k += int(self._last_row is None)
-            raise SignalInputError(f"time does not increase at sample {k} (t = {t[k]!r} s)")
         self.last_t_s = float(t[-1])
         steps = dt * self.rate_hz
         gap_at = np.flatnonzero(steps > 1.5)
@@ -414,7 +413,7 @@ class StrokeAnalyzer:
         if hi > lo and (self._in_region or x[lo:hi].max() > self._region_thr):
             cands = self._events(x, lo, hi, g0, final=final)
         elif final and self._in_region:
-            cands = self._close_region(g0 + n - 1, open_end=True)
+            cands = self._close_region(g0 + n - 1)
         self._next_g = g0 + max(hi, lo)
         out = self._measure(w, g0, cands) if cands else []
         # keep what the open stroke and the next look need
@@ -496,10 +495,11 @@ class StrokeAnalyzer:
         self._peak_n, self._peak_g, self._dip_n, self._dip_g = peak_n, peak_g, dip_n, dip_g
         self._left, self._left_dip, self._left_open = left, left_dip, left_open
         if final and in_region:
-            cands += self._close_region(g0 + hi - 1, open_end=True)
+            cands += self._close_region(g0 + hi - 1)
         return cands
 
-    def _close_region(self, last_g: int, *, open_end: bool) -> list[_Candidate]:
+    def _close_region(self, last_g: int) -> list[_Candidate]:
+        """Close the region at the end of a run: its last stroke may be cut off (open end)."""
         out = []
         if self._peak_g >= 0:
             out.append(
@@ -511,7 +511,7 @@ class StrokeAnalyzer:
                     self._peak_n,
                     last_g,
                     False,
-                    open_end,
+                    True,
                 )
             )
         self._in_region = False
@@ -616,30 +616,48 @@ def _stack(pieces: list[FloatArray]) -> FloatArray:
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, 1)
 
 
-def _as_rows(pending: Sequence[tuple[FloatArray, ArrayLike, ArrayLike]]) -> FloatArray:
-    """Stack fed chunks into one (6, n) array, a row per quantity (_F still empty)."""
-    ts = [np.asarray(t, dtype=np.float64).reshape(-1) for t, _, _ in pending]
-    fs = [np.asarray(f, dtype=np.float64).reshape(-1) for _, f, _ in pending]
-    accs = [np.asarray(a, dtype=np.float64) for _, _, a in pending]
-    for t, f, a in zip(ts, fs, accs, strict=True):
-        if a.ndim != 2 or a.shape[1] != 3:
-            raise SignalInputError(f"acc_g must have shape (n, 3), not {a.shape}")
-        if not t.shape[0] == f.shape[0] == a.shape[0]:
-            raise SignalInputError(
-                f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, {a.shape[0]}"
-            )
-    n = sum(t.shape[0] for t in ts)
+def _checked_chunk(
+    t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike, *, after_s: float | None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """One fed chunk as float arrays, or SignalInputError naming the sample that is wrong.
+
+    Checked when fed, so a bad chunk is refused by the call that brought it and never takes
+    samples fed before it down with it.
+    """
+    t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+    f = np.asarray(force_n, dtype=np.float64).reshape(-1)
+    a = np.asarray(acc_g, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 3:
+        raise SignalInputError(f"acc_g must have shape (n, 3), not {a.shape}")
+    if not t.shape[0] == f.shape[0] == a.shape[0]:
+        raise SignalInputError(
+            f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, {a.shape[0]}"
+        )
+    if not (np.isfinite(t.sum()) and np.isfinite(f.sum()) and np.isfinite(a.sum())):
+        finite = np.isfinite(t) & np.isfinite(f) & np.isfinite(a).all(axis=1)
+        bad = int(np.flatnonzero(~finite)[0])
+        raise SignalInputError(f"sample {bad} of this chunk holds a non-finite value")
+    if t.shape[0] and ((after_s is not None and t[0] <= after_s) or not np.all(t[1:] > t[:-1])):
+        steps = np.diff(t, prepend=-math.inf if after_s is None else after_s)
+        k = int(np.flatnonzero(steps <= 0)[0])
+        raise SignalInputError(
+            f"time does not increase at sample {k} of this chunk (t = {t[k]!r} s)"
+        )
+    return t, f, a
+
+
+def _as_rows(pending: Sequence[tuple[FloatArray, FloatArray, FloatArray]]) -> FloatArray:
+    """Stack checked chunks into one (6, n) array, a row per quantity (_F still empty)."""
+    n = sum(t.shape[0] for t, _, _ in pending)
     rows = np.empty((6, n))
-    if len(ts) == 1:
-        rows[_T], rows[_RAW], rows[_AX:] = ts[0], fs[0], accs[0].T
+    if len(pending) == 1:
+        t, f, a = pending[0]
+        rows[_T], rows[_RAW], rows[_AX:] = t, f, a.T
     else:
-        rows[_T] = np.concatenate(ts)
-        rows[_RAW] = np.concatenate(fs)
-        rows[_AX:] = np.concatenate(accs).T
+        rows[_T] = np.concatenate([t for t, _, _ in pending])
+        rows[_RAW] = np.concatenate([f for _, f, _ in pending])
+        rows[_AX:] = np.concatenate([a for _, _, a in pending]).T
     rows[_F] = 0.0
-    if not np.isfinite(rows.sum()):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(rows), axis=0))[0])
-        raise SignalInputError(f"sample {bad} holds a non-finite value")
     return rows
 
 

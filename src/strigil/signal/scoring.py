@@ -16,12 +16,12 @@ Everingham et al. 2019).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from strigil.signal.strokes import Stroke, Summary
+from strigil.signal.strokes import Stroke, Summary, rounded_json
 
 BandStatus = Literal["below", "within", "above"]
 
@@ -75,14 +75,7 @@ class ProtocolScore:
     session_length_status: BandStatus
 
     def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {}
-        for key, value in asdict(self).items():
-            if isinstance(value, float):
-                value = round(value, 2)
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[key] = value
-        return out
+        return rounded_json(self, digits=2)
 
 
 def stroke_rates_per_min(strokes: Sequence[Stroke], *, bout_gap_s: float) -> np.ndarray:

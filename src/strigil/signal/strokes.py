@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,6 +60,18 @@ class Stroke(NamedTuple):
         }
 
 
+def rounded_json(record: Any, *, digits: int) -> dict[str, object]:
+    """A dataclass as a JSON object: floats rounded, tuples as lists."""
+    out: dict[str, object] = {}
+    for key, value in asdict(record).items():
+        if isinstance(value, float):
+            value = round(value, digits)
+        elif isinstance(value, tuple):
+            value = [round(v, digits) if isinstance(v, float) else v for v in value]
+        out[key] = value
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Bout:
     start_s: float
@@ -91,10 +103,7 @@ class Summary:
     incomplete_strokes: int
 
     def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {}
-        for key, value in asdict(self).items():
-            out[key] = round(value, 4) if isinstance(value, float) else value
-        return out
+        return rounded_json(self, digits=4)
 
 
 def bouts_of(
