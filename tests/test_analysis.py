@@ -215,7 +215,7 @@ def test_bad_samples_raise_a_typed_error(t, f, acc, match) -> None:  # type: ign
         analyze_arrays(t, f, acc, rate_hz=1.0)
 
 
-def test_a_bad_chunk_is_refused_by_its_own_feed_and_loses_nothing_else() -> None:
+def test_a_bad_chunk_is_refused_alone_and_loses_nothing_else() -> None:
     t = timeline(6.0)
     f = hann_stroke(t, 1.0, 0.6, 5.0) + hann_stroke(t, 4.0, 0.6, 3.0)
     acc = level_acc(t)
@@ -227,14 +227,17 @@ def test_a_bad_chunk_is_refused_by_its_own_feed_and_loses_nothing_else() -> None
         if i == 160:  # fed while good chunks still wait unprocessed
             bad_force = f[i : i + 16].copy()
             bad_force[3] = np.nan
-            with pytest.raises(SignalInputError, match="sample 3 of this chunk"):
-                analyzer.feed(t[i + 16 : i + 32] + 100.0, bad_force, acc[i : i + 16])
-            with pytest.raises(SignalInputError, match="time does not increase at sample 0"):
-                analyzer.feed(t[i : i + 16], f[i : i + 16], acc[i : i + 16])
+            got += analyzer.feed(t[i + 16 : i + 32] + 100.0, bad_force, acc[i : i + 16])
+            got += analyzer.feed(t[i : i + 16], f[i : i + 16], acc[i : i + 16])
     got += analyzer.finish()
     assert [(s.start_s, s.peak_force_n) for s in got] == [
         (s.start_s, s.peak_force_n) for s in reference
     ]
+    assert analyzer.rejected_samples == 32
+    assert "sample 3 of a chunk holds a non-finite value" in analyzer.rejections[0]
+    assert "time does not increase at sample 0" in analyzer.rejections[1]
+    with pytest.raises(SignalInputError, match="shape"):
+        StrokeAnalyzer(rate_hz=RATE_HZ).feed(t[:4], f[:4], acc[:4, :2])
 
 
 def test_feeding_after_finish_is_refused() -> None:

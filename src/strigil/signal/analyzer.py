@@ -29,6 +29,7 @@ the smoothed force inside contact regions; everything else is vectorised.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ _EV_END: Final = 3
 # Rows of the (6, n) sample buffer: time, corrected smoothed force, raw force, acceleration.
 _T, _F, _RAW, _AX, _AY, _AZ = range(6)
 _SATURATION_TOLERANCE_N: Final = 0.005
+_LOGGER = logging.getLogger(__name__)
 
 
 class SignalInputError(ValueError):
@@ -150,7 +152,10 @@ class StrokeAnalyzer:
 
         self._pending: list[tuple[FloatArray, FloatArray, FloatArray]] = []
         self._pending_n = 0
-        self._last_fed_t: float | None = None
+        self.rejected_samples = 0
+        """Samples refused because their chunk held a non-finite value or went back in time."""
+        self.rejections: list[str] = []
+        """Why chunks were refused (the first 100 reasons)."""
         # run state
         self._run_open = False
         self._last_row: FloatArray | None = None  # last input row, buffer column order
@@ -185,21 +190,22 @@ class StrokeAnalyzer:
     def feed(self, t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike) -> list[Stroke]:
         """Add samples (``t_s`` increasing, seconds; ``force_n``; ``acc_g`` of shape (n, 3)).
 
-        Returns the strokes completed by this data (possibly none).
+        Returns the strokes completed by this data (possibly none). A chunk holding a
+        non-finite value or going back in time is refused on its own when its batch is
+        processed, like a malformed frame: counted in :attr:`rejected_samples`, its reason kept
+        in :attr:`rejections` and logged; every other chunk is analysed.
 
         Raises
         ------
         SignalInputError
-            Mismatched lengths, non-finite values, time not increasing, or feeding after
-            :meth:`finish`.
+            Shapes that do not fit (immediately), or feeding after :meth:`finish`.
         """
         if self._finished:
             raise SignalInputError("the analysis is finished; start a new StrokeAnalyzer")
-        chunk = _checked_chunk(t_s, force_n, acc_g, after_s=self._last_fed_t)
+        chunk = _shaped_chunk(t_s, force_n, acc_g)
         n = chunk[0].shape[0]
         if n == 0:
             return []
-        self._last_fed_t = float(chunk[0][-1])
         self._pending.append(chunk)
         self._pending_n += n
         if self._pending_n < self._batch:
@@ -239,11 +245,18 @@ class StrokeAnalyzer:
         self._pending_n = 0
         rows = _as_rows(pending)
         t = rows[_T]
-        if self._last_row is None:
+        last_t = None if self._last_row is None else float(self._last_row[_T])
+        dt = np.diff(t) if last_t is None else np.diff(t, prepend=last_t)
+        if not (math.isfinite(rows.sum()) and (dt.size == 0 or dt.min() > 0)):
+            # slow path, only for bad input: refuse the bad chunks alone, keep the others
+            pending = self._screen(pending, last_t)
+            if not pending:
+                return []
+            rows = _as_rows(pending)
+            t = rows[_T]
+            dt = np.diff(t) if last_t is None else np.diff(t, prepend=last_t)
+        if last_t is None:
             self.first_t_s = float(t[0])
-            dt = np.diff(t)
-        else:
-            dt = np.diff(t, prepend=self._last_row[_T])
         self.last_t_s = float(t[-1])
         steps = dt * self.rate_hz
         gap_at = np.flatnonzero(steps > 1.5)
@@ -276,6 +289,22 @@ class StrokeAnalyzer:
         pieces.append(rows[:, start:])
         out += self._run_append(_stack(pieces))
         return out
+
+    def _screen(
+        self, pending: list[tuple[FloatArray, FloatArray, FloatArray]], last_t: float | None
+    ) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+        good = []
+        for t, f, a in pending:
+            problem = _chunk_problem(t, f, a, after_s=last_t)
+            if problem is None:
+                good.append((t, f, a))
+                last_t = float(t[-1])
+                continue
+            self.rejected_samples += t.shape[0]
+            if len(self.rejections) < 100:
+                self.rejections.append(problem)
+            _LOGGER.warning("refused %d samples: %s", t.shape[0], problem)
+        return good
 
     # --- stage 2: smoothing -------------------------------------------------------------
 
@@ -616,14 +645,10 @@ def _stack(pieces: list[FloatArray]) -> FloatArray:
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, 1)
 
 
-def _checked_chunk(
-    t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike, *, after_s: float | None
+def _shaped_chunk(
+    t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """One fed chunk as float arrays, or SignalInputError naming the sample that is wrong.
-
-    Checked when fed, so a bad chunk is refused by the call that brought it and never takes
-    samples fed before it down with it.
-    """
+    """One fed chunk as float arrays; SignalInputError at once if the shapes do not fit."""
     t = np.asarray(t_s, dtype=np.float64).reshape(-1)
     f = np.asarray(force_n, dtype=np.float64).reshape(-1)
     a = np.asarray(acc_g, dtype=np.float64)
@@ -633,17 +658,21 @@ def _checked_chunk(
         raise SignalInputError(
             f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, {a.shape[0]}"
         )
-    if not (np.isfinite(t.sum()) and np.isfinite(f.sum()) and np.isfinite(a.sum())):
-        finite = np.isfinite(t) & np.isfinite(f) & np.isfinite(a).all(axis=1)
-        bad = int(np.flatnonzero(~finite)[0])
-        raise SignalInputError(f"sample {bad} of this chunk holds a non-finite value")
-    if t.shape[0] and ((after_s is not None and t[0] <= after_s) or not np.all(t[1:] > t[:-1])):
-        steps = np.diff(t, prepend=-math.inf if after_s is None else after_s)
-        k = int(np.flatnonzero(steps <= 0)[0])
-        raise SignalInputError(
-            f"time does not increase at sample {k} of this chunk (t = {t[k]!r} s)"
-        )
     return t, f, a
+
+
+def _chunk_problem(
+    t: FloatArray, f: FloatArray, a: FloatArray, *, after_s: float | None
+) -> str | None:
+    """What is wrong with a chunk's values (naming the sample), or None."""
+    finite = np.isfinite(t) & np.isfinite(f) & np.isfinite(a).all(axis=1)
+    if not finite.all():
+        return f"sample {int(np.flatnonzero(~finite)[0])} of a chunk holds a non-finite value"
+    steps = np.diff(t, prepend=-math.inf if after_s is None else after_s)
+    if not np.all(steps > 0):
+        k = int(np.flatnonzero(steps <= 0)[0])
+        return f"time does not increase at sample {k} of a chunk (t = {t[k]!r} s)"
+    return None
 
 
 def _as_rows(pending: Sequence[tuple[FloatArray, FloatArray, FloatArray]]) -> FloatArray:
@@ -799,5 +828,7 @@ def analyze_arrays(
         batch_s=0.0,
     )
     analyzer.feed(t, force_n, acc_g)
+    if analyzer.rejections:
+        raise SignalInputError(analyzer.rejections[0])
     analyzer.finish()
     return Analysis(analyzer.strokes, analyzer.summary(), analyzer.blind_spans_s)
