@@ -45,10 +45,10 @@ from strigil.signal.strokes import Stroke, Summary, summarize
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
-_EV_START: Final = 0
-_EV_MAX: Final = 1
-_EV_MIN: Final = 2
-_EV_END: Final = 3
+_EV_START: Final = 1  # bits of the per-sample event code
+_EV_MAX: Final = 2
+_EV_MIN: Final = 4
+_EV_END: Final = 8
 # Rows of the (6, n) sample buffer: time, corrected smoothed force, raw force, acceleration.
 _T, _F, _RAW, _AX, _AY, _AZ = range(6)
 _SATURATION_TOLERANCE_N: Final = 0.005
@@ -473,30 +473,28 @@ class StrokeAnalyzer:
         cur, prev, nxt = window[1:-1], window[:-2], window[2:]
         above = cur > thr
         prev_above = prev > thr
-        starts = np.flatnonzero(above & ~prev_above) + lo
-        ends = np.flatnonzero(~above & prev_above) + lo
-        maxs = np.flatnonzero(above & (cur > prev) & (cur >= nxt)) + lo
-        mins = np.flatnonzero(above & (cur < prev) & (cur <= nxt)) + lo
-        ev_i = np.concatenate([starts, maxs, mins, ends])
-        ev_k = np.concatenate(
-            [
-                np.full(starts.size, _EV_START),
-                np.full(maxs.size, _EV_MAX),
-                np.full(mins.size, _EV_MIN),
-                np.full(ends.size, _EV_END),
-            ]
-        )
-        order = np.lexsort((ev_k, ev_i))
+        # one code per sample, a bit per event kind; handled in bit order at each sample
+        code = (above & ~prev_above) * _EV_START
+        code += (above & (cur > prev) & (cur >= nxt)) * _EV_MAX
+        code += (above & (cur < prev) & (cur <= nxt)) * _EV_MIN
+        code += (prev_above & ~above) * _EV_END
+        at = np.flatnonzero(code)
         cands: list[_Candidate] = []
         keep = self._keep_frac
         in_region = self._in_region
         peak_n, peak_g = self._peak_n, self._peak_g
         dip_n, dip_g = self._dip_n, self._dip_g
         left, left_dip, left_open = self._left, self._left_dip, self._left_open
-        vals = x[ev_i[order]].tolist()
-        for i, k, v in zip(ev_i[order].tolist(), ev_k[order].tolist(), vals, strict=True):
-            g = g0 + i
-            if k == _EV_MAX:
+        vals = x[at + lo].tolist()
+        for i, k, v in zip(at.tolist(), code[at].tolist(), vals, strict=True):
+            g = g0 + lo + i
+            if k & _EV_START:
+                in_region = True
+                at_run_start = g == self._run_first_g
+                left = g if at_run_start else g - 1
+                left_dip, left_open = False, at_run_start
+                peak_n, peak_g, dip_n, dip_g = -math.inf, -1, math.inf, -1
+            if k & _EV_MAX:
                 if dip_n <= keep * peak_n and dip_n <= keep * v:
                     cands.append(
                         _Candidate(left, left_dip, left_open, peak_g, peak_n, dip_g, True, False)
@@ -505,16 +503,10 @@ class StrokeAnalyzer:
                     peak_n, peak_g, dip_n = v, g, math.inf
                 elif v > peak_n:
                     peak_n, peak_g, dip_n = v, g, math.inf
-            elif k == _EV_MIN:
+            elif k & _EV_MIN:
                 if v < dip_n:
                     dip_n, dip_g = v, g
-            elif k == _EV_START:
-                in_region = True
-                at_run_start = g == self._run_first_g
-                left = g if at_run_start else g - 1
-                left_dip, left_open = False, at_run_start
-                peak_n, peak_g, dip_n, dip_g = -math.inf, -1, math.inf, -1
-            else:  # end of region: g is the first sample below the threshold
+            elif k & _EV_END:  # g is the first sample below the threshold
                 if peak_g >= 0:
                     cands.append(
                         _Candidate(left, left_dip, left_open, peak_g, peak_n, g, False, False)
