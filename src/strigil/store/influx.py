@@ -1,0 +1,344 @@
+"""InfluxDB backend through the v1 HTTP API: line protocol to ``/write``, InfluxQL to ``/query``.
+
+Why not ``influxdb-client``: it speaks the ``/api/v2`` endpoints, which InfluxDB 1.x (Debian
+ships 1.6.7) does not serve, and Flux, which InfluxDB 3 dropped. The v1 API is served by 1.x,
+by 2.x (v1 compatibility with a DBRP mapping) and by 3 Core, so one client reaches all three.
+
+Writes are batched (``batch_lines`` lines or ``batch_interval_s``, whichever first), gzipped and
+retried with backoff. When InfluxDB cannot be reached they go to a bounded on-disk queue and
+are replayed in order, before anything newer, once it answers again. :meth:`flush` returns when
+everything written is either stored in InfluxDB or on disk: that is the acknowledgement.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import numpy as np
+
+from strigil.signal.strokes import Stroke
+from strigil.store.line_protocol import escape_string_field, lines
+from strigil.store.spool import DiskQueue
+from strigil.store.timeseries import (
+    SAMPLE_FIELDS,
+    STROKE_FIELDS,
+    ForceTrace,
+    SampleBlock,
+    StoreUnavailableError,
+    TimeSeriesError,
+    TimeSeriesStore,
+    UnknownSessionError,
+    check_id,
+    stroke_from_row,
+    stroke_row,
+)
+
+_LOGGER = logging.getLogger(__name__)
+_QUERY_CHUNK_ROWS: Final = 50_000
+
+
+class _UnreachableError(Exception):
+    pass
+
+
+def backoff_s(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): 0.1, 0.2, 0.4 … capped at 2 s."""
+    return float(min(0.1 * 2**attempt, 2.0))
+
+
+def _field(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value)
+    return escape_string_field(str(value))
+
+
+def _point(measurement: str, tags: str, fields: dict[str, object], t_ns: int) -> str:
+    body = ",".join(
+        f"{k}={v}" for k, v in ((k, _field(v)) for k, v in fields.items()) if v is not None
+    )
+    return f"{measurement},{tags} {body} {t_ns}\n"
+
+
+class InfluxTimeSeriesStore(TimeSeriesStore):
+    """Samples, strokes and summaries in an InfluxDB database (schema in docs/data-model.md)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        database: str = "strigil",
+        username: str | None = None,
+        password: str | None = None,
+        spool_dir: str | Path,
+        spool_max_bytes: int = 512 * 2**20,
+        batch_lines: int = 5000,
+        batch_interval_s: float = 1.0,
+        timeout_s: float = 10.0,
+        retries: int = 3,
+    ) -> None:
+        check_id("database", database)
+        self.database = database
+        auth = (username, password or "") if username else None
+        self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, auth=auth)
+        self._queue = DiskQueue(spool_dir, max_bytes=spool_max_bytes)
+        self._batch_lines = batch_lines
+        self._batch_interval_s = batch_interval_s
+        self._retries = retries
+        self._buffer: list[bytes] = []
+        self._buffered_lines = 0
+        self._buffer_since = 0.0
+        self._database_ready = False
+        self._sessions: dict[str, tuple[str, int]] | None = None
+
+    # --- transport ---------------------------------------------------------------------
+
+    def _ensure_database(self) -> None:
+        if not self._database_ready:
+            self._query(f'CREATE DATABASE "{self.database}"', method="POST")
+            self._database_ready = True
+
+    def _post_payload(self, gz: bytes) -> None:
+        last = ""
+        for attempt in range(self._retries):
+            try:
+                self._ensure_database()
+                response = self._http.post(
+                    "/write",
+                    params={"db": self.database, "precision": "ns"},
+                    content=gz,
+                    headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+                )
+            except (httpx.TransportError, StoreUnavailableError) as exc:
+                last = str(exc)
+            else:
+                if response.status_code == 204:
+                    return
+                if 400 <= response.status_code < 500:
+                    raise TimeSeriesError(
+                        f"InfluxDB refused a write ({response.status_code}): {response.text}"
+                    )
+                last = f"HTTP {response.status_code}: {response.text}"
+            if attempt + 1 < self._retries:
+                time.sleep(backoff_s(attempt))
+        raise _UnreachableError(last)
+
+    def _replay_queue(self) -> bool:
+        """Send queued payloads, oldest first; False if InfluxDB is still unreachable."""
+        while (item := self._queue.peek()) is not None:
+            path, gz = item
+            try:
+                self._post_payload(gz)
+            except _UnreachableError:
+                return False
+            self._queue.drop(path)
+        return True
+
+    def _deliver(self, payload: bytes) -> None:
+        gz = gzip.compress(payload, compresslevel=1)
+        if self._replay_queue():
+            try:
+                self._post_payload(gz)
+                return
+            except _UnreachableError as exc:
+                _LOGGER.warning("InfluxDB unreachable (%s); queueing writes on disk", exc)
+        self._queue.put(gz)
+
+    def _append(self, payload: bytes, n_lines: int) -> None:
+        if not self._buffer:
+            self._buffer_since = time.monotonic()
+        self._buffer.append(payload)
+        self._buffered_lines += n_lines
+        if (
+            self._buffered_lines >= self._batch_lines
+            or time.monotonic() - self._buffer_since >= self._batch_interval_s
+        ):
+            self._send_buffer()
+
+    def _send_buffer(self) -> None:
+        if self._buffer:
+            payload = b"".join(self._buffer)
+            self._buffer.clear()
+            self._buffered_lines = 0
+            self._deliver(payload)
+
+    def flush(self) -> None:
+        self._send_buffer()
+        self._replay_queue()
+
+    @property
+    def queued_payloads(self) -> int:
+        """Batches waiting on disk for InfluxDB to come back."""
+        return len(self._queue)
+
+    def _query(self, q: str, *, method: str = "GET") -> list[dict[str, Any]]:
+        params = {"q": q, "db": self.database, "epoch": "ns"}
+        try:
+            if method == "POST":
+                response = self._http.post("/query", params=params)
+            else:
+                params |= {"chunked": "true", "chunk_size": str(_QUERY_CHUNK_ROWS)}
+                response = self._http.get("/query", params=params)
+        except httpx.TransportError as exc:
+            raise StoreUnavailableError(f"InfluxDB unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise StoreUnavailableError(f"InfluxDB query failed ({response.status_code})")
+        series: list[dict[str, Any]] = []
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            for result in json.loads(line).get("results", []):
+                if "error" in result:
+                    raise TimeSeriesError(f"InfluxDB: {result['error']} in {q!r}")
+                series.extend(result.get("series", []))
+        return series
+
+    # --- sessions ----------------------------------------------------------------------
+
+    def begin_session(self, session: str, *, tool: str, start_ns: int) -> None:
+        check_id("session", session)
+        check_id("tool", tool)
+        line = _point(
+            "ts_sessions", f"session={session}", {"tool": tool, "start_ns": start_ns}, start_ns
+        )
+        self._append(line.encode(), 1)
+        self.sessions()[session] = (tool, start_ns)
+
+    def sessions(self) -> dict[str, tuple[str, int]]:
+        if self._sessions is None:
+            self._send_buffer()
+            found: dict[str, tuple[str, int]] = {}
+            try:
+                self._ensure_database()
+                for s in self._query(
+                    'SELECT "tool", "start_ns" FROM "ts_sessions" GROUP BY "session"'
+                ):
+                    for _, tool, start in s["values"]:
+                        found[s["tags"]["session"]] = (tool, int(start))
+            except StoreUnavailableError:
+                raise
+            self._sessions = found
+        return self._sessions
+
+    # --- writes ------------------------------------------------------------------------
+
+    def _write_samples(self, session: str, tool: str, block: SampleBlock) -> None:
+        tags = f"samples,session={session},tool={tool}"
+        step = self._batch_lines
+        for i in range(0, len(block), step):
+            payload = lines(
+                tags,
+                SAMPLE_FIELDS,
+                [block.values[i : i + step, k] for k in range(7)],
+                block.t_ns[i : i + step],
+            )
+            self._append(payload, min(step, len(block) - i))
+
+    def _write_strokes(
+        self, session: str, tool: str, start_ns: int, strokes: Sequence[Stroke]
+    ) -> None:
+        tags = f"session={session},tool={tool}"
+        text = "".join(
+            _point("strokes", tags, dict(stroke_row(s)), start_ns + round(s.start_s * 1e9))
+            for s in strokes
+        )
+        self._append(text.encode(), len(strokes))
+
+    def _write_summary(
+        self, session: str, tool: str, start_ns: int, summary: dict[str, object]
+    ) -> None:
+        line = _point("summaries", f"session={session},tool={tool}", summary, start_ns)
+        self._append(line.encode(), 1)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _known(self, session: str) -> None:
+        check_id("session", session)
+        if session not in self.sessions():
+            raise UnknownSessionError(f"unknown session {session!r}")
+        self.flush()  # read your own writes
+
+    def read_samples(
+        self, session: str, start_ns: int | None = None, end_ns: int | None = None
+    ) -> SampleBlock:
+        self._known(session)
+        where = f"\"session\" = '{session}'"
+        if start_ns is not None:
+            where += f" AND time >= {int(start_ns)}"
+        if end_ns is not None:
+            where += f" AND time < {int(end_ns)}"
+        fields = ", ".join(f'"{f}"' for f in SAMPLE_FIELDS)
+        rows: list[list[Any]] = []
+        for s in self._query(f'SELECT {fields} FROM "samples" WHERE {where}'):
+            rows.extend(s["values"])
+        if not rows:
+            return SampleBlock(np.empty(0, np.int64), np.empty((0, 7)))
+        t = np.array([r[0] for r in rows], dtype=np.int64)
+        values = np.array([r[1:] for r in rows], dtype=np.float64)
+        order = np.argsort(t, kind="stable")
+        return SampleBlock(t[order], values[order])
+
+    def read_force_trace(
+        self, session: str, *, start_ns: int, end_ns: int, every_ns: int
+    ) -> ForceTrace:
+        self._known(session)
+        q = (
+            'SELECT mean("force_n"), min("force_n"), max("force_n") FROM "samples" '
+            f"WHERE \"session\" = '{session}' AND time >= {int(start_ns)} AND time < {int(end_ns)}"
+            f" GROUP BY time({int(every_ns)}ns) fill(none)"
+        )
+        rows: list[list[Any]] = []
+        for s in self._query(q):
+            rows.extend(s["values"])
+        arr = np.array([r[1:] for r in rows], dtype=np.float64).reshape(-1, 3)
+        return ForceTrace(
+            np.array([r[0] for r in rows], dtype=np.int64), arr[:, 0], arr[:, 1], arr[:, 2]
+        )
+
+    def read_strokes(self, session: str) -> list[Stroke]:
+        self._known(session)
+        fields = ", ".join(f'"{f}"' for f in STROKE_FIELDS)
+        out: list[Stroke] = []
+        for s in self._query(f'SELECT {fields} FROM "strokes" WHERE "session" = \'{session}\''):
+            names = s["columns"]
+            for values in s["values"]:
+                out.append(stroke_from_row(dict(zip(names, values, strict=True))))
+        return out
+
+    def read_summary(self, session: str) -> dict[str, object] | None:
+        self._known(session)
+        series = self._query(f'SELECT * FROM "summaries" WHERE "session" = \'{session}\'')
+        if not series or not series[0]["values"]:
+            return None
+        row = dict(zip(series[0]["columns"], series[0]["values"][-1], strict=True))
+        for key in ("time", "session", "tool"):
+            row.pop(key, None)
+        return {k: v for k, v in row.items() if v is not None}
+
+    def delete_session(self, session: str) -> None:
+        check_id("session", session)
+        self.flush()
+        if self.queued_payloads:
+            raise StoreUnavailableError(
+                "cannot erase while writes wait for InfluxDB: they would bring the data back"
+            )
+        self._query(f"DROP SERIES WHERE \"session\" = '{session}'", method="POST")
+        self.sessions().pop(session, None)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._http.close()

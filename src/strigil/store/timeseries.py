@@ -1,0 +1,289 @@
+"""The time-series store: one interface, two backends (embedded SQLite, InfluxDB v1 HTTP).
+
+What is stored (docs/data-model.md has the InfluxDB schema for Grafana and the ``influx`` CLI):
+
+- **samples**: per session, one row per sample at its wall-clock time in ns, with the CSV's
+  columns ``force_n, acc_x_g, acc_y_g, acc_z_g, gyr_x_dps, gyr_y_dps, gyr_z_dps``. A sample is
+  identified by (session, time): writing it again replaces it, never duplicates it.
+- **strokes**: per session, one row per stroke at its start time, with the per-stroke keys of
+  tool-profile.md.
+- **summaries**: one row per session with the summary keys.
+
+Everything written is checked first: a bad batch raises :class:`InvalidSamplesError` or
+:class:`UnknownSessionError` and nothing of it is written.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from strigil.signal.strokes import Stroke
+
+SAMPLE_FIELDS: Final = (
+    "force_n",
+    "acc_x_g",
+    "acc_y_g",
+    "acc_z_g",
+    "gyr_x_dps",
+    "gyr_y_dps",
+    "gyr_z_dps",
+)
+STROKE_FIELDS: Final = (
+    "start_s",
+    "end_s",
+    "duration_s",
+    "peak_force_n",
+    "mean_force_n",
+    "impulse_ns",
+    "mean_pressure_kpa",
+    "tilt_deg",
+    "direction",
+    "saturated",
+)
+# What a profile-v1 tool can report (i16 counts times the resolution), with the sign.
+SAMPLE_LIMITS: Final = (327.68, 32.768, 32.768, 32.768, 3276.8, 3276.8, 3276.8)
+# Wall-clock times must fall in 2000..2200: anything else is a unit mistake (s or ms for ns).
+MIN_T_NS: Final = 946_684_800 * 10**9
+MAX_T_NS: Final = 7_258_118_400 * 10**9
+_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+Int64Array = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+class TimeSeriesError(Exception):
+    """Base of the time-series store's errors."""
+
+
+class InvalidSamplesError(TimeSeriesError, ValueError):
+    """Samples that cannot be stored (shape, NaN, out of range, time): nothing was written."""
+
+
+class UnknownSessionError(TimeSeriesError, KeyError):
+    """A write or read for a session that was never begun (or was deleted)."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; say it plainly
+        return str(self.args[0])
+
+
+class StoreUnavailableError(TimeSeriesError):
+    """The backend cannot be reached for a read (writes queue instead)."""
+
+
+class WriteQueueFullError(TimeSeriesError):
+    """The on-disk write queue reached its limit while the backend was unreachable.
+
+    The batch that did not fit was not accepted; everything accepted before is kept.
+    """
+
+
+def check_id(kind: str, value: str) -> str:
+    """Session ids and tool serials: 1–64 of ``A-Z a-z 0-9 . _ : -``, starting alphanumeric.
+
+    Kept this strict so they can go into line protocol and InfluxQL without escaping.
+    """
+    if not isinstance(value, str) or _ID_PATTERN.fullmatch(value) is None:
+        raise InvalidSamplesError(
+            f"{kind} {value!r} is not an id: use 1 to 64 letters, digits, '.', '_', ':' or '-'"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBlock:
+    """Samples of one session: ``t_ns`` (n,), ``values`` (n, 7) in SAMPLE_FIELDS order."""
+
+    t_ns: Int64Array
+    values: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.t_ns.shape[0])
+
+    @property
+    def force_n(self) -> FloatArray:
+        return self.values[:, 0]
+
+
+@dataclass(frozen=True, slots=True)
+class ForceTrace:
+    """Force downsampled into buckets starting at ``t_ns``: mean, min and max per bucket."""
+
+    t_ns: Int64Array
+    mean_n: FloatArray
+    min_n: FloatArray
+    max_n: FloatArray
+
+
+def checked_samples(
+    t_ns: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike, gyr_dps: ArrayLike
+) -> SampleBlock:
+    """Validate a batch of samples; raise InvalidSamplesError naming the first bad one."""
+    t = np.asarray(t_ns)
+    if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
+        raise InvalidSamplesError(f"t_ns must be a 1-D integer array of ns, not {t.dtype}{t.shape}")
+    n = t.shape[0]
+    try:
+        values = np.empty((n, 7))
+        values[:, 0] = np.asarray(force_n, dtype=np.float64).reshape(n)
+        values[:, 1:4] = np.asarray(acc_g, dtype=np.float64).reshape(n, 3)
+        values[:, 4:7] = np.asarray(gyr_dps, dtype=np.float64).reshape(n, 3)
+    except ValueError as exc:
+        raise InvalidSamplesError(f"sample arrays do not match {n} timestamps: {exc}") from exc
+    finite = np.isfinite(values)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise InvalidSamplesError(f"sample {row}: {SAMPLE_FIELDS[col]} is not a finite number")
+    over = np.abs(values) > np.asarray(SAMPLE_LIMITS)
+    if over.any():
+        row, col = np.argwhere(over)[0]
+        raise InvalidSamplesError(
+            f"sample {row}: {SAMPLE_FIELDS[col]} = {float(values[row, col])!r} is outside the "
+            f"tool's range ±{SAMPLE_LIMITS[col]}"
+        )
+    t64 = t.astype(np.int64)
+    if n and (t64.min() < MIN_T_NS or t64.max() > MAX_T_NS):
+        bad = int(np.flatnonzero((t64 < MIN_T_NS) | (t64 > MAX_T_NS))[0])
+        raise InvalidSamplesError(
+            f"sample {bad}: t_ns = {int(t64[bad])} is not a wall-clock time in ns (2000–2200)"
+        )
+    return SampleBlock(t64, values)
+
+
+def checked_strokes(strokes: Sequence[Stroke]) -> None:
+    for i, s in enumerate(strokes):
+        numbers = (s.start_s, s.end_s, s.peak_force_n, s.mean_force_n, s.impulse_ns, s.tilt_deg)
+        if not all(math.isfinite(v) for v in numbers) or s.end_s < s.start_s:
+            raise InvalidSamplesError(f"stroke {i} has a non-finite value or ends before it starts")
+
+
+def stroke_row(s: Stroke) -> dict[str, float | str | bool | None]:
+    return {
+        "start_s": s.start_s,
+        "end_s": s.end_s,
+        "duration_s": s.duration_s,
+        "peak_force_n": s.peak_force_n,
+        "mean_force_n": s.mean_force_n,
+        "impulse_ns": s.impulse_ns,
+        "mean_pressure_kpa": s.mean_pressure_kpa,
+        "tilt_deg": s.tilt_deg,
+        "direction": s.direction,
+        "saturated": s.saturated,
+    }
+
+
+def stroke_from_row(row: dict[str, object]) -> Stroke:
+    pressure = row.get("mean_pressure_kpa")
+    return Stroke(
+        start_s=float(row["start_s"]),  # type: ignore[arg-type]
+        end_s=float(row["end_s"]),  # type: ignore[arg-type]
+        peak_force_n=float(row["peak_force_n"]),  # type: ignore[arg-type]
+        mean_force_n=float(row["mean_force_n"]),  # type: ignore[arg-type]
+        impulse_ns=float(row["impulse_ns"]),  # type: ignore[arg-type]
+        mean_pressure_kpa=None if pressure is None else float(pressure),  # type: ignore[arg-type]
+        tilt_deg=float(row["tilt_deg"]),  # type: ignore[arg-type]
+        direction="push" if row["direction"] == "push" else "pull",
+        saturated=bool(row["saturated"]),
+    )
+
+
+class TimeSeriesStore(abc.ABC):
+    """Where samples, strokes and summaries live. Both backends pass tests/test_timeseries.py."""
+
+    @abc.abstractmethod
+    def begin_session(self, session: str, *, tool: str, start_ns: int) -> None:
+        """Register a session (its tool and wall-clock start); writes need it first."""
+
+    @abc.abstractmethod
+    def sessions(self) -> dict[str, tuple[str, int]]:
+        """Known sessions: id → (tool, start_ns)."""
+
+    @abc.abstractmethod
+    def _write_samples(self, session: str, tool: str, block: SampleBlock) -> None: ...
+
+    @abc.abstractmethod
+    def _write_strokes(
+        self, session: str, tool: str, start_ns: int, strokes: Sequence[Stroke]
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def _write_summary(
+        self, session: str, tool: str, start_ns: int, summary: dict[str, object]
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def read_samples(
+        self, session: str, start_ns: int | None = None, end_ns: int | None = None
+    ) -> SampleBlock:
+        """Samples with ``start_ns <= t < end_ns``, in time order."""
+
+    @abc.abstractmethod
+    def read_force_trace(
+        self, session: str, *, start_ns: int, end_ns: int, every_ns: int
+    ) -> ForceTrace:
+        """Force in buckets of ``every_ns`` aligned to multiples of it (empty buckets left out)."""
+
+    @abc.abstractmethod
+    def read_strokes(self, session: str) -> list[Stroke]: ...
+
+    @abc.abstractmethod
+    def read_summary(self, session: str) -> dict[str, object] | None: ...
+
+    @abc.abstractmethod
+    def delete_session(self, session: str) -> None:
+        """Remove everything of a session (a patient's right to erasure)."""
+
+    def flush(self) -> None:  # noqa: B027 - a no-op for backends that write through
+        """Make everything written so far durable (sent, or queued on disk)."""
+
+    def close(self) -> None:
+        self.flush()
+
+    # --- checked public writes ---------------------------------------------------------
+
+    def _tool_and_start(self, session: str) -> tuple[str, int]:
+        check_id("session", session)
+        known = self.sessions().get(session)
+        if known is None:
+            raise UnknownSessionError(f"unknown session {session!r}: begin_session() it first")
+        return known
+
+    def write_samples(
+        self,
+        session: str,
+        t_ns: ArrayLike,
+        force_n: ArrayLike,
+        acc_g: ArrayLike,
+        gyr_dps: ArrayLike,
+    ) -> int:
+        """Store samples; returns how many. Raises before writing anything if one is bad."""
+        tool, _ = self._tool_and_start(session)
+        block = checked_samples(t_ns, force_n, acc_g, gyr_dps)
+        if len(block):
+            self._write_samples(session, tool, block)
+        return len(block)
+
+    def write_strokes(self, session: str, strokes: Sequence[Stroke]) -> None:
+        """Store strokes (times relative to the session's start, as the analysis gives them)."""
+        tool, start_ns = self._tool_and_start(session)
+        checked_strokes(strokes)
+        if strokes:
+            self._write_strokes(session, tool, start_ns, strokes)
+
+    def write_summary(self, session: str, summary: dict[str, object]) -> None:
+        tool, start_ns = self._tool_and_start(session)
+        present = {k: v for k, v in summary.items() if v is not None}
+        self._write_summary(session, tool, start_ns, present)
+
+    def __enter__(self) -> TimeSeriesStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

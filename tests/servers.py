@@ -1,0 +1,178 @@
+"""Real InfluxDB 1.x and PostgreSQL servers for tests and benchmarks.
+
+Each runs on free loopback ports with its data in a temporary directory and is stopped
+afterwards. ``make test`` installs the Debian packages (``influxdb``, ``postgresql``) when they
+are missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait(check, what: str, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not come up within {timeout_s:.0f} s")
+
+
+@dataclass
+class InfluxServer:
+    """A running ``influxd``; ``stop()`` and ``start()`` again keep its data (for fault tests)."""
+
+    dir: Path
+    http_port: int
+    rpc_port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> None:
+        binary = shutil.which("influxd")
+        if binary is None:
+            raise RuntimeError("influxd not found: run `make test` (installs Debian influxdb)")
+        config = self.dir / "influxdb.conf"
+        config.write_text(
+            f"""reporting-disabled = true
+bind-address = "127.0.0.1:{self.rpc_port}"
+[meta]
+  dir = "{self.dir}/meta"
+[data]
+  dir = "{self.dir}/data"
+  wal-dir = "{self.dir}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.http_port}"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[subscriber]
+  enabled = false
+[continuous_queries]
+  enabled = false
+"""
+        )
+        log = (self.dir / "influxd.log").open("ab")
+        self.process = subprocess.Popen(
+            [binary, "-config", str(config)], stdout=log, stderr=log, start_new_session=True
+        )
+
+        def up() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"influxd exited; see {self.dir / 'influxd.log'}")
+            try:
+                return httpx.get(f"{self.url}/ping", timeout=0.5).status_code == 204
+            except httpx.HTTPError:
+                return False
+
+        _wait(up, "influxd")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+@contextlib.contextmanager
+def influx_server() -> Iterator[InfluxServer]:
+    with tempfile.TemporaryDirectory(prefix="strigil-influx-") as tmp:
+        server = InfluxServer(Path(tmp), free_port(), free_port())
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def _pg_bin(name: str) -> str:
+    for folder in PG_BIN_DIRS:
+        if (folder / name).exists():
+            return str(folder / name)
+    raise RuntimeError(f"PostgreSQL's {name} not found: run `make test` (installs postgresql)")
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server; yields a SQLAlchemy URL of an empty database ``strigil``."""
+    tmp = Path(tempfile.mkdtemp(prefix="strigil-pg-"))
+    data = tmp / "data"
+    port = free_port()
+    as_root = os.geteuid() == 0
+    run_as = ["runuser", "-u", "postgres", "--"] if as_root else []
+    if as_root:
+        shutil.chown(tmp, "postgres", "postgres")
+    try:
+        subprocess.run(
+            [*run_as, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *run_as,
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(tmp / "pg.log"),
+                "-o",
+                f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *run_as,
+                _pg_bin("createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "strigil",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/strigil"
+    finally:
+        subprocess.run(
+            [*run_as, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(tmp, ignore_errors=True)
