@@ -35,6 +35,7 @@ from strigil.store.timeseries import (
     TimeSeriesError,
     TimeSeriesStore,
     UnknownSessionError,
+    WriteQueueFullError,
     check_id,
     stroke_from_row,
     stroke_row,
@@ -156,23 +157,32 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                 _LOGGER.warning("InfluxDB unreachable (%s); queueing writes on disk", exc)
         self._queue.put(gz)
 
-    def _append(self, payload: bytes, n_lines: int) -> None:
+    def _append(self, payloads: list[bytes], n_lines: int) -> None:
+        """Buffer one write's payloads; send when the batch is due.
+
+        If the batch cannot be sent nor queued (queue full), this write's payloads are taken
+        back out and the error raised: earlier writes stay buffered, nothing accepted is lost.
+        """
         if not self._buffer:
             self._buffer_since = time.monotonic()
-        self._buffer.append(payload)
+        self._buffer.extend(payloads)
         self._buffered_lines += n_lines
         if (
             self._buffered_lines >= self._batch_lines
             or time.monotonic() - self._buffer_since >= self._batch_interval_s
         ):
-            self._send_buffer()
+            try:
+                self._send_buffer()
+            except WriteQueueFullError:
+                del self._buffer[len(self._buffer) - len(payloads) :]
+                self._buffered_lines -= n_lines
+                raise
 
     def _send_buffer(self) -> None:
         if self._buffer:
-            payload = b"".join(self._buffer)
+            self._deliver(b"".join(self._buffer))  # raises before the buffer is cleared
             self._buffer.clear()
             self._buffered_lines = 0
-            self._deliver(payload)
 
     def flush(self) -> None:
         self._send_buffer()
@@ -213,7 +223,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         line = _point(
             "ts_sessions", f"session={session}", {"tool": tool, "start_ns": start_ns}, start_ns
         )
-        self._append(line.encode(), 1)
+        self._append([line.encode()], 1)
         self.sessions()[session] = (tool, start_ns)
 
     def sessions(self) -> dict[str, tuple[str, int]]:
@@ -237,14 +247,16 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
     def _write_samples(self, session: str, tool: str, block: SampleBlock) -> None:
         tags = f"samples,session={session},tool={tool}"
         step = self._batch_lines
-        for i in range(0, len(block), step):
-            payload = lines(
+        payloads = [
+            lines(
                 tags,
                 SAMPLE_FIELDS,
                 [block.values[i : i + step, k] for k in range(7)],
                 block.t_ns[i : i + step],
             )
-            self._append(payload, min(step, len(block) - i))
+            for i in range(0, len(block), step)
+        ]
+        self._append(payloads, len(block))
 
     def _write_strokes(
         self, session: str, tool: str, start_ns: int, strokes: Sequence[Stroke]
@@ -254,13 +266,13 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             _point("strokes", tags, dict(stroke_row(s)), start_ns + round(s.start_s * 1e9))
             for s in strokes
         )
-        self._append(text.encode(), len(strokes))
+        self._append([text.encode()], len(strokes))
 
     def _write_summary(
         self, session: str, tool: str, start_ns: int, summary: dict[str, object]
     ) -> None:
         line = _point("summaries", f"session={session},tool={tool}", summary, start_ns)
-        self._append(line.encode(), 1)
+        self._append([line.encode()], 1)
 
     # --- reads -------------------------------------------------------------------------
 
