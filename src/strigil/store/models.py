@@ -1,0 +1,233 @@
+"""Metadata: clinics, people, tools, patients, protocols, sessions and what happened in them.
+
+SQLAlchemy 2 models; the schema is created and changed only by the Alembic migrations in
+``strigil/store/migrations`` (applied on start by :func:`strigil.store.database.open_database`).
+Patients are pseudonymous codes: the schema has no place for a name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    THERAPIST = "therapist"
+    RESEARCHER = "researcher"
+
+
+class SessionStatus(enum.StrEnum):
+    ACTIVE = "active"
+    STOPPED = "stopped"
+    IMPORTED = "imported"
+
+
+class Side(enum.StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    BOTH = "both"
+    NONE = "none"
+
+
+class Timing(enum.StrEnum):
+    BEFORE = "before"
+    AFTER = "after"
+    NONE = "none"
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        kind,
+        name=name,
+        values_callable=lambda e: [m.value for m in e],
+        native_enum=False,
+        length=16,
+    )
+
+
+class Clinic(Base):
+    __tablename__ = "clinic"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Tool(Base):
+    __tablename__ = "tool"
+    __table_args__ = (UniqueConstraint("clinic_id", "serial"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), index=True)
+    serial: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(100))
+    firmware: Mapped[str | None] = mapped_column(String(50))
+    contact_area_mm2: Mapped[float | None] = mapped_column(Float)
+    calibrations: Mapped[list[Calibration]] = relationship(
+        back_populates="tool", cascade="all, delete-orphan", order_by="Calibration.calibrated_at"
+    )
+
+
+class Calibration(Base):
+    __tablename__ = "calibration"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tool_id: Mapped[str] = mapped_column(ForeignKey("tool.id", ondelete="CASCADE"), index=True)
+    calibrated_at: Mapped[dt.datetime]
+    force_gain: Mapped[float] = mapped_column(Float)
+    force_offset_n: Mapped[float] = mapped_column(Float)
+    reference: Mapped[str | None] = mapped_column(Text)
+    """How it was calibrated (reference load cell, masses)."""
+    tool: Mapped[Tool] = relationship(back_populates="calibrations")
+
+
+class Patient(Base):
+    """A pseudonymous patient: a code chosen by the clinic, never a name."""
+
+    __tablename__ = "patient"
+    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    condition: Mapped[str | None] = mapped_column(Text)
+    body_area_notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Protocol(Base):
+    """Target bands a clinic treats to; every band is low ≤ high."""
+
+    __tablename__ = "protocol"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "name"),
+        CheckConstraint("0 <= force_min_n AND force_min_n <= force_max_n", name="force_band"),
+        CheckConstraint(
+            "0 <= rate_min_per_min AND rate_min_per_min <= rate_max_per_min", name="rate_band"
+        ),
+        CheckConstraint(
+            "0 <= area_time_min_s AND area_time_min_s <= area_time_max_s", name="area_time_band"
+        ),
+        CheckConstraint(
+            "0 <= session_min_min AND session_min_min <= session_max_min", name="session_band"
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    force_min_n: Mapped[float] = mapped_column(Float)
+    force_max_n: Mapped[float] = mapped_column(Float)
+    rate_min_per_min: Mapped[float] = mapped_column(Float)
+    rate_max_per_min: Mapped[float] = mapped_column(Float)
+    area_time_min_s: Mapped[float] = mapped_column(Float)
+    area_time_max_s: Mapped[float] = mapped_column(Float)
+    session_min_min: Mapped[float] = mapped_column(Float)
+    session_max_min: Mapped[float] = mapped_column(Float)
+    sources: Mapped[str] = mapped_column(Text, default="")
+    is_default: Mapped[bool] = mapped_column(default=False)
+
+
+class TreatmentSession(Base):
+    __tablename__ = "treatment_session"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), index=True)
+    therapist_id: Mapped[str | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    patient_id: Mapped[str | None] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), index=True
+    )
+    tool_id: Mapped[str | None] = mapped_column(ForeignKey("tool.id", ondelete="SET NULL"))
+    protocol_id: Mapped[str | None] = mapped_column(ForeignKey("protocol.id", ondelete="SET NULL"))
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "session_status"))
+    clock_model: Mapped[dict[str, Any] | None]
+    """Device→host clock fit: offset and drift, with the fit's residual."""
+    lost_frames: Mapped[int] = mapped_column(Integer, default=0)
+    algorithm_version: Mapped[str] = mapped_column(String(50))
+    notes: Mapped[str | None] = mapped_column(Text)
+    segments: Mapped[list[AreaSegment]] = relationship(
+        cascade="all, delete-orphan", order_by="AreaSegment.started_at"
+    )
+    outcomes: Mapped[list[OutcomeMeasure]] = relationship(cascade="all, delete-orphan")
+
+
+class AreaSegment(Base):
+    """A stretch of a session spent on one body area."""
+
+    __tablename__ = "area_segment"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), index=True
+    )
+    area: Mapped[str] = mapped_column(String(100))
+    side: Mapped[Side] = mapped_column(_enum(Side, "side"), default=Side.NONE)
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+
+
+class OutcomeMeasure(Base):
+    """Any named measure with its unit: pain 0–10 before and after, range of motion in deg…"""
+
+    __tablename__ = "outcome_measure"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(30))
+    timing: Mapped[Timing] = mapped_column(_enum(Timing, "timing"), default=Timing.NONE)
+
+
+class AuditEvent(Base):
+    """Logins (successful or not) and exports."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    clinic_id: Mapped[str | None] = mapped_column(
+        ForeignKey("clinic.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any] | None]
