@@ -168,6 +168,55 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
+    from tqdm import tqdm
+
+    from strigil.config import get_settings
+    from strigil.sessionfile import SessionFileError
+    from strigil.signal.analyzer import SignalInputError
+    from strigil.store.importer import RecordingImportError, import_recording
+    from strigil.store.timeseries import TimeSeriesError
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        print(f"strigil import: bad setting: {problems}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    def bar(items: object) -> object:
+        return tqdm(items, desc="storing samples", unit="chunk", disable=None, leave=False)
+
+    try:
+        result = import_recording(
+            args.file,
+            settings=settings,
+            tool_serial=args.tool,
+            patient_code=args.patient,
+            clinic_name=args.clinic,
+            progress=bar,  # type: ignore[arg-type]
+        )
+    except (SessionFileError, SignalInputError, RecordingImportError, TimeSeriesError) as exc:
+        print(f"strigil import: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OperationalError as exc:
+        print(
+            f"strigil import: cannot open the metadata database {settings.metadata_url} "
+            f"(set STRIGIL_DATABASE_URL or STRIGIL_DATA_DIR): {exc.orig}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    where = settings.influx_url or f"{settings.data_dir / 'timeseries.sqlite'} (embedded)"
+    print(
+        f"stored session {result.session_id}: {result.samples} samples, {result.strokes} "
+        f"strokes, started {result.started_at.isoformat(timespec='seconds')}\n"
+        f"  time series: {where}\n  metadata:    {settings.metadata_url}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from strigil import __version__
 
@@ -191,6 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="contact area of the edge for pressure (default: the file's metadata)",
     )
     analyze.set_defaults(func=_cmd_analyze)
+
+    imp = sub.add_parser(
+        "import",
+        help="store a recorded session (CSV) with its analysis",
+        description="Stores in InfluxDB when STRIGIL_INFLUX_URL is set, else in the embedded "
+        "store under STRIGIL_DATA_DIR (default ./strigil-data).",
+    )
+    imp.add_argument("file", help="session file in the CSV format of tool-profile.md")
+    imp.add_argument("--tool", help="tool serial (default: the file's '# device:')")
+    imp.add_argument("--patient", help="pseudonymous patient code (never a name)")
+    imp.add_argument("--clinic", help="clinic name (needed when there are several)")
+    imp.set_defaults(func=_cmd_import)
 
     simulate = sub.add_parser("simulate", help="write a simulated session with ground truth")
     simulate.add_argument("--minutes", type=float, default=10.0, help="session length, min")

@@ -183,6 +183,7 @@ class TreatmentSession(Base):
     clock_model: Mapped[dict[str, Any] | None]
     """Device→host clock fit: offset and drift, with the fit's residual."""
     lost_frames: Mapped[int] = mapped_column(Integer, default=0)
+    lost_samples: Mapped[int] = mapped_column(Integer, default=0)
     algorithm_version: Mapped[str] = mapped_column(String(50))
     notes: Mapped[str | None] = mapped_column(Text)
     segments: Mapped[list[AreaSegment]] = relationship(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 06:58:10.737294
+Create Date: 2026-11-22 07:01:07.388614
 """
 
 from collections.abc import Sequence
@@ -156,6 +156,7 @@ def upgrade() -> None:
         ),
         sa.Column("clock_model", sa.JSON(), nullable=True),
         sa.Column("lost_frames", sa.Integer(), nullable=False),
+        sa.Column("lost_samples", sa.Integer(), nullable=False),
         sa.Column("algorithm_version", sa.String(length=50), nullable=False),
         sa.Column("notes", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], ondelete="CASCADE"),

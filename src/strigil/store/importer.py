@@ -1,0 +1,156 @@
+"""Storing a recorded session file with its analysis (``strigil import``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strigil import ALGORITHM_VERSION
+from strigil.config import Settings
+from strigil.sessionfile import read_session_csv
+from strigil.signal.analyzer import analyze_arrays
+from strigil.signal.scoring import score_session
+from strigil.store import open_timeseries
+from strigil.store.clinics import create_clinic, default_protocol_of, protocol_targets
+from strigil.store.database import open_database
+from strigil.store.models import Clinic, Patient, SessionStatus, Tool, TreatmentSession
+from strigil.store.timeseries import check_id
+
+WRITE_CHUNK_SAMPLES = 50_000
+
+
+class RecordingImportError(ValueError):
+    """The file cannot be imported as asked; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    session_id: str
+    samples: int
+    strokes: int
+    started_at: dt.datetime
+
+
+def _clinic(db: Session, name: str | None) -> Clinic:
+    if name is not None:
+        found = db.scalars(select(Clinic).where(Clinic.name == name)).first()
+        return found if found is not None else create_clinic(db, name)
+    clinics = db.scalars(select(Clinic)).all()
+    if not clinics:
+        return create_clinic(db, "Default clinic")
+    if len(clinics) > 1:
+        names = ", ".join(sorted(c.name for c in clinics))
+        raise RecordingImportError(f"several clinics exist ({names}): say which with --clinic")
+    return clinics[0]
+
+
+def _started_at(path: Path, metadata: dict[str, str], duration_s: float) -> dt.datetime:
+    """The file's ``# started_at:`` (ISO 8601), else its modification time minus its length."""
+    text = metadata.get("started_at")
+    if text:
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise RecordingImportError(
+                f"{path}: started_at {text!r} is not an ISO 8601 time"
+            ) from None
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    modified = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+    return modified - dt.timedelta(seconds=duration_s)
+
+
+def import_recording(
+    path: str | Path,
+    *,
+    settings: Settings,
+    tool_serial: str | None = None,
+    patient_code: str | None = None,
+    clinic_name: str | None = None,
+    progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
+) -> ImportResult:
+    """Read, analyse and store one session file in the configured stores.
+
+    Raises SessionFileError for a bad file and RecordingImportError for a bad request,
+    before anything is stored.
+    """
+    p = Path(path)
+    rec = read_session_csv(p)
+    serial = tool_serial or rec.metadata.get("device") or "unknown-tool"
+    try:
+        check_id("tool serial", serial)
+        if patient_code is not None:
+            check_id("patient code", patient_code)
+    except ValueError as exc:
+        raise RecordingImportError(str(exc)) from exc
+    area = rec.metadata_float("contact_area_mm2")
+    analysis = analyze_arrays(
+        rec.t_s,
+        rec.force_n,
+        rec.acc_g,
+        rate_hz=rec.metadata_float("rate_hz"),
+        contact_area_mm2=area,
+        force_limit_n=rec.metadata_float("force_limit_n"),
+    )
+    started = _started_at(p, rec.metadata, analysis.summary.session_duration_s)
+    start_ns = int(started.timestamp() * 1e9) - round(float(rec.t_s[0]) * 1e9)
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    factory = open_database(settings.metadata_url)
+    with factory() as db:
+        clinic = _clinic(db, clinic_name)
+        tool = db.scalars(
+            select(Tool).where(Tool.clinic_id == clinic.id, Tool.serial == serial)
+        ).first()
+        if tool is None:
+            tool = Tool(clinic_id=clinic.id, serial=serial, contact_area_mm2=area)
+            db.add(tool)
+        patient = None
+        if patient_code is not None:
+            patient = db.scalars(
+                select(Patient).where(Patient.clinic_id == clinic.id, Patient.code == patient_code)
+            ).first()
+            if patient is None:
+                patient = Patient(clinic_id=clinic.id, code=patient_code)
+                db.add(patient)
+        protocol = default_protocol_of(db, clinic.id)
+        db.flush()
+        session = TreatmentSession(
+            clinic_id=clinic.id,
+            tool_id=tool.id,
+            patient_id=None if patient is None else patient.id,
+            protocol_id=protocol.id,
+            started_at=started,
+            ended_at=started + dt.timedelta(seconds=analysis.summary.session_duration_s),
+            status=SessionStatus.IMPORTED,
+            lost_samples=analysis.summary.lost_samples,
+            algorithm_version=ALGORITHM_VERSION,
+            notes=f"imported from {p.name}",
+        )
+        db.add(session)
+        db.flush()
+        score = score_session(analysis.strokes, analysis.summary, protocol_targets(protocol))
+
+        t_ns = start_ns + (rec.t_s * 1e9).round().astype("int64")
+        gyr = rec.gyr_dps if rec.gyr_dps is not None else rec.acc_g * 0.0
+        with open_timeseries(settings) as ts:
+            ts.begin_session(session.id, tool=serial, start_ns=start_ns)
+            starts: Iterable[int] = range(0, t_ns.shape[0], WRITE_CHUNK_SAMPLES)
+            if progress is not None:
+                starts = progress(starts)
+            for i in starts:
+                j = i + WRITE_CHUNK_SAMPLES
+                ts.write_samples(session.id, t_ns[i:j], rec.force_n[i:j], rec.acc_g[i:j], gyr[i:j])
+            ts.write_strokes(session.id, analysis.strokes)
+            summary = analysis.summary.to_json()
+            summary |= {
+                f"score_{k}": v for k, v in score.to_json().items() if not isinstance(v, list)
+            }
+            ts.write_summary(session.id, summary)
+            ts.flush()
+        db.commit()
+        return ImportResult(session.id, int(t_ns.shape[0]), len(analysis.strokes), started)
