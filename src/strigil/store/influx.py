@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +44,7 @@ from strigil.store.timeseries import (
 
 _LOGGER = logging.getLogger(__name__)
 _QUERY_CHUNK_ROWS: Final = 50_000
+_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class _UnreachableError(Exception):
@@ -89,6 +91,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         batch_interval_s: float = 1.0,
         timeout_s: float = 10.0,
         retries: int = 3,
+        compress: bool | None = None,
     ) -> None:
         check_id("database", database)
         self.database = database
@@ -98,11 +101,15 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         self._batch_lines = batch_lines
         self._batch_interval_s = batch_interval_s
         self._retries = retries
-        self._buffer: list[bytes] = []
+        host = httpx.URL(url).host
+        # gzip saves the network; over loopback it only costs CPU on both ends
+        self._compress = compress if compress is not None else host not in _LOOPBACK
+        self._buffer: list[tuple[bytes, int]] = []
         self._buffered_lines = 0
         self._buffer_since = 0.0
         self._database_ready = False
         self._sessions: dict[str, tuple[str, int]] | None = None
+        self._builder: ThreadPoolExecutor | None = None
 
     # --- transport ---------------------------------------------------------------------
 
@@ -111,16 +118,20 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             self._query(f'CREATE DATABASE "{self.database}"', method="POST")
             self._database_ready = True
 
-    def _post_payload(self, gz: bytes) -> None:
+    def _post_payload(self, payload: bytes) -> None:
+        body = gzip.compress(payload, compresslevel=1) if self._compress else payload
         last = ""
         for attempt in range(self._retries):
             try:
                 self._ensure_database()
+                headers = {"Content-Type": "text/plain"}
+                if self._compress:
+                    headers["Content-Encoding"] = "gzip"
                 response = self._http.post(
                     "/write",
                     params={"db": self.database, "precision": "ns"},
-                    content=gz,
-                    headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+                    content=body,
+                    headers=headers,
                 )
             except (httpx.TransportError, StoreUnavailableError) as exc:
                 last = str(exc)
@@ -141,32 +152,32 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         while (item := self._queue.peek()) is not None:
             path, gz = item
             try:
-                self._post_payload(gz)
+                self._post_payload(gzip.decompress(gz))
             except _UnreachableError:
                 return False
             self._queue.drop(path)
         return True
 
     def _deliver(self, payload: bytes) -> None:
-        gz = gzip.compress(payload, compresslevel=1)
         if self._replay_queue():
             try:
-                self._post_payload(gz)
+                self._post_payload(payload)
                 return
             except _UnreachableError as exc:
                 _LOGGER.warning("InfluxDB unreachable (%s); queueing writes on disk", exc)
-        self._queue.put(gz)
+        self._queue.put(gzip.compress(payload, compresslevel=1))  # the queue is always gzip
 
-    def _append(self, payloads: list[bytes], n_lines: int) -> None:
-        """Buffer one write's payloads; send when the batch is due.
+    def _append(self, payloads: list[tuple[bytes, int]]) -> None:
+        """Buffer one write's payloads (bytes, lines); send whole batches when due.
 
-        If the batch cannot be sent nor queued (queue full), this write's payloads are taken
-        back out and the error raised: earlier writes stay buffered, nothing accepted is lost.
+        If a batch can be neither sent nor queued (queue full), the part of this write still in
+        the buffer is taken back out and the error raised; earlier writes stay buffered, so
+        nothing accepted before is lost. Retrying the write is safe: points are keyed by time.
         """
         if not self._buffer:
             self._buffer_since = time.monotonic()
         self._buffer.extend(payloads)
-        self._buffered_lines += n_lines
+        self._buffered_lines += sum(n for _, n in payloads)
         if (
             self._buffered_lines >= self._batch_lines
             or time.monotonic() - self._buffer_since >= self._batch_interval_s
@@ -174,15 +185,23 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             try:
                 self._send_buffer()
             except WriteQueueFullError:
-                del self._buffer[len(self._buffer) - len(payloads) :]
-                self._buffered_lines -= n_lines
+                mine = min(len(payloads), len(self._buffer))
+                del self._buffer[len(self._buffer) - mine :]
+                self._buffered_lines = sum(n for _, n in self._buffer)
                 raise
 
     def _send_buffer(self) -> None:
-        if self._buffer:
-            self._deliver(b"".join(self._buffer))  # raises before the buffer is cleared
-            self._buffer.clear()
-            self._buffered_lines = 0
+        """Send the buffer in POSTs of at most ``batch_lines`` lines, oldest first."""
+        while self._buffer:
+            take, lines_in = 1, self._buffer[0][1]
+            while (
+                take < len(self._buffer) and lines_in + self._buffer[take][1] <= self._batch_lines
+            ):
+                lines_in += self._buffer[take][1]
+                take += 1
+            self._deliver(b"".join(p for p, _ in self._buffer[:take]))  # raises: buffer kept
+            del self._buffer[:take]
+            self._buffered_lines -= lines_in
 
     def flush(self) -> None:
         self._send_buffer()
@@ -223,7 +242,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         line = _point(
             "ts_sessions", f"session={session}", {"tool": tool, "start_ns": start_ns}, start_ns
         )
-        self._append([line.encode()], 1)
+        self._append([(line.encode(), 1)])
         self.sessions()[session] = (tool, start_ns)
 
     def sessions(self) -> dict[str, tuple[str, int]]:
@@ -247,16 +266,30 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
     def _write_samples(self, session: str, tool: str, block: SampleBlock) -> None:
         tags = f"samples,session={session},tool={tool}"
         step = self._batch_lines
-        payloads = [
-            lines(
-                tags,
-                SAMPLE_FIELDS,
-                [block.values[i : i + step, k] for k in range(7)],
-                block.t_ns[i : i + step],
-            )
-            for i in range(0, len(block), step)
-        ]
-        self._append(payloads, len(block))
+
+        def build(i: int) -> list[tuple[bytes, int]]:
+            cols = [block.values[i : i + step, k] for k in range(7)]
+            return [
+                (
+                    lines(tags, SAMPLE_FIELDS, cols, block.t_ns[i : i + step]),
+                    min(step, len(block) - i),
+                )
+            ]
+
+        starts = range(0, len(block), step)
+        if len(starts) == 1:
+            self._append(build(0))
+            return
+        # Build the next batch (Arrow, GIL released) while the current one is being posted.
+        if self._builder is None:
+            self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lines")
+        window = 4
+        pending = [self._builder.submit(build, i) for i in starts[:window]]
+        for k in range(len(starts)):
+            payload = pending[k].result()
+            if k + window < len(starts):
+                pending.append(self._builder.submit(build, starts[k + window]))
+            self._append(payload)
 
     def _write_strokes(
         self, session: str, tool: str, start_ns: int, strokes: Sequence[Stroke]
@@ -266,13 +299,13 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             _point("strokes", tags, dict(stroke_row(s)), start_ns + round(s.start_s * 1e9))
             for s in strokes
         )
-        self._append([text.encode()], len(strokes))
+        self._append([(text.encode(), len(strokes))])
 
     def _write_summary(
         self, session: str, tool: str, start_ns: int, summary: dict[str, object]
     ) -> None:
         line = _point("summaries", f"session={session},tool={tool}", summary, start_ns)
-        self._append([line.encode()], 1)
+        self._append([(line.encode(), 1)])
 
     # --- reads -------------------------------------------------------------------------
 
@@ -354,3 +387,5 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             self.flush()
         finally:
             self._http.close()
+            if self._builder is not None:
+                self._builder.shutdown()
