@@ -174,3 +174,31 @@ def test_unknown_sessions_and_bad_ids_are_rejected(store: TimeSeriesStore) -> No
 
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff_s(k) for k in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+
+
+def test_influx_database_and_retention_policy_are_created_on_first_start(
+    influxd: InfluxServer, tmp_path: Path
+) -> None:
+    import httpx
+
+    def policies() -> list[list[object]]:
+        r = httpx.get(f"{influxd.url}/query", params={"q": 'SHOW RETENTION POLICIES ON "rp"'})
+        return r.json()["results"][0]["series"][0]["values"]  # type: ignore[no-any-return]
+
+    first = InfluxTimeSeriesStore(
+        influxd.url, database="rp", spool_dir=tmp_path / "a", retention="520w"
+    )
+    first.begin_session("s1", tool="T-1", start_ns=START_NS)
+    first.close()
+    strigil = [p for p in policies() if p[0] == "strigil"]
+    assert strigil, policies()
+    assert strigil[0][1] == "87360h0m0s"  # 520 weeks
+    assert strigil[0][-1] is True  # the default: writes and reads use it
+    again = InfluxTimeSeriesStore(
+        influxd.url, database="rp", spool_dir=tmp_path / "b", retention="INF"
+    )
+    again.begin_session("s2", tool="T-1", start_ns=START_NS)
+    again.close()
+    assert [p for p in policies() if p[0] == "strigil"][0][1] == "0s"  # INF, altered
+    with pytest.raises(ValueError, match="not an InfluxQL duration"):
+        InfluxTimeSeriesStore(influxd.url, spool_dir=tmp_path / "c", retention="forever")

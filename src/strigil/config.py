@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     influx_database: str = "strigil"
     influx_username: str | None = None
     influx_password: str | None = None
+    influx_retention: str = Field(
+        default="INF",
+        pattern=r"^(INF|[1-9][0-9]*[hdw])$",
+        description="How long InfluxDB keeps data: INF, or a duration such as 520w.",
+    )
     spool_max_mb: float = Field(default=512.0, gt=0)
 
     @field_validator("influx_url")

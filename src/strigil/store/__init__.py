@@ -19,6 +19,7 @@ def open_timeseries(settings: Settings) -> TimeSeriesStore:
             password=settings.influx_password,
             spool_dir=settings.data_dir / "influx-queue",
             spool_max_bytes=int(settings.spool_max_mb * 2**20),
+            retention=settings.influx_retention,
         )
     from strigil.store.sqlite_timeseries import SQLiteTimeSeriesStore
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,8 @@ from strigil.store.timeseries import (
 _LOGGER = logging.getLogger(__name__)
 _QUERY_CHUNK_ROWS: Final = 50_000
 _LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+_RETENTION: Final = re.compile(r"INF|[1-9][0-9]*[hdw]")
+RETENTION_POLICY: Final = "strigil"
 
 
 class _UnreachableError(Exception):
@@ -92,8 +95,14 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         timeout_s: float = 10.0,
         retries: int = 3,
         compress: bool | None = None,
+        retention: str = "INF",
     ) -> None:
         check_id("database", database)
+        if _RETENTION.fullmatch(retention) is None:
+            raise ValueError(
+                f"retention {retention!r} is not an InfluxQL duration such as INF, 520w or 30d"
+            )
+        self.retention = retention
         self.database = database
         auth = (username, password or "") if username else None
         self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, auth=auth)
@@ -114,9 +123,26 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
     # --- transport ---------------------------------------------------------------------
 
     def _ensure_database(self) -> None:
-        if not self._database_ready:
-            self._query(f'CREATE DATABASE "{self.database}"', method="POST")
-            self._database_ready = True
+        """Create the database and make ``strigil`` its default retention policy (first start).
+
+        Both statements are idempotent; a changed retention is applied with ALTER.
+        """
+        if self._database_ready:
+            return
+        db, rp = self.database, RETENTION_POLICY
+        self._query(f'CREATE DATABASE "{db}"', method="POST")
+        try:
+            self._query(
+                f'CREATE RETENTION POLICY "{rp}" ON "{db}" DURATION {self.retention} '
+                "REPLICATION 1 DEFAULT",
+                method="POST",
+            )
+        except TimeSeriesError:  # it exists with another duration
+            self._query(
+                f'ALTER RETENTION POLICY "{rp}" ON "{db}" DURATION {self.retention} DEFAULT',
+                method="POST",
+            )
+        self._database_ready = True
 
     def _post_payload(self, payload: bytes) -> None:
         body = gzip.compress(payload, compresslevel=1) if self._compress else payload
