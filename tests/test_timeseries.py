@@ -199,6 +199,6 @@ def test_influx_database_and_retention_policy_are_created_on_first_start(
     )
     again.begin_session("s2", tool="T-1", start_ns=START_NS)
     again.close()
-    assert [p for p in policies() if p[0] == "strigil"][0][1] == "0s"  # INF, altered
+    assert next(p for p in policies() if p[0] == "strigil")[1] == "0s"  # INF, altered
     with pytest.raises(ValueError, match="not an InfluxQL duration"):
         InfluxTimeSeriesStore(influxd.url, spool_dir=tmp_path / "c", retention="forever")
