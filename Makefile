@@ -44,8 +44,9 @@ unit: $(STAMP) servers
 	$(BIN)/pytest -n 2 -q
 
 ## bench: the benchmarks of docs/benchmarks.md
-bench: $(STAMP)
+bench: $(STAMP) servers
 	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_store.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -202,3 +202,16 @@ def test_influx_database_and_retention_policy_are_created_on_first_start(
     assert next(p for p in policies() if p[0] == "strigil")[1] == "0s"  # INF, altered
     with pytest.raises(ValueError, match="not an InfluxQL duration"):
         InfluxTimeSeriesStore(influxd.url, spool_dir=tmp_path / "c", retention="forever")
+
+
+def test_influx_database_creation_can_be_left_to_the_server(
+    influxd: InfluxServer, tmp_path: Path
+) -> None:
+    from strigil.store.timeseries import TimeSeriesError
+
+    store = InfluxTimeSeriesStore(
+        influxd.url, database="nocreate", spool_dir=tmp_path / "q", create_database=False
+    )
+    # strigil created nothing (InfluxDB 2.x's DBRP mapping would provide the database)
+    with pytest.raises(TimeSeriesError, match="database not found"):
+        store.begin_session("s1", tool="T-1", start_ns=START_NS)

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         pattern=r"^(INF|[1-9][0-9]*[hdw])$",
         description="How long InfluxDB keeps data: INF, or a duration such as 520w.",
     )
+    influx_create_database: bool = Field(
+        default=True,
+        description="Create database and retention policy on first start (false for 2.x).",
+    )
     spool_max_mb: float = Field(default=512.0, gt=0)
 
     @field_validator("influx_url")

@@ -20,6 +20,7 @@ def open_timeseries(settings: Settings) -> TimeSeriesStore:
             spool_dir=settings.data_dir / "influx-queue",
             spool_max_bytes=int(settings.spool_max_mb * 2**20),
             retention=settings.influx_retention,
+            create_database=settings.influx_create_database,
         )
     from strigil.store.sqlite_timeseries import SQLiteTimeSeriesStore
 

@@ -96,6 +96,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         retries: int = 3,
         compress: bool | None = None,
         retention: str = "INF",
+        create_database: bool = True,
     ) -> None:
         check_id("database", database)
         if _RETENTION.fullmatch(retention) is None:
@@ -103,6 +104,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                 f"retention {retention!r} is not an InfluxQL duration such as INF, 520w or 30d"
             )
         self.retention = retention
+        self._database_ready = not create_database  # 2.x: the DBRP mapping provides it
         self.database = database
         auth = (username, password or "") if username else None
         self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, auth=auth)
@@ -116,7 +118,6 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         self._buffer: list[tuple[bytes, int]] = []
         self._buffered_lines = 0
         self._buffer_since = 0.0
-        self._database_ready = False
         self._sessions: dict[str, tuple[str, int]] | None = None
         self._builder: ThreadPoolExecutor | None = None
 
