@@ -6,7 +6,8 @@
    influxd, against a raw line-protocol POST of the same points (pre-built, 5,000-line
    batches), alternating, each into a fresh database. Ratio = raw time / store time.
 2. The embedded SQLite store's sustained write rate.
-3. Reading that session's force trace downsampled to 1-s buckets, from both.
+3. Reading that session's force trace in 1-s buckets, from both, from raw samples and from
+   the per-second roll-ups (best of 3).
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def raw_payloads(t, force, acc, gyr) -> list[bytes]:  # type: ignore[no-untyped-
     ]
 
 
+def _timed_trace(store, t) -> float:  # type: ignore[no-untyped-def]
+    """Best of 3 reads of the whole session's force trace in 1-s buckets."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        trace = store.read_force_trace(
+            "s1", start_ns=START_NS, end_ns=int(t[-1]) + 1, every_ns=10**9
+        )
+        best = min(best, time.perf_counter() - t0)
+    assert len(trace.t_ns) == 2700
+    return best
+
+
 def main() -> None:
     t, force, acc, gyr = session_samples()
     payloads = raw_payloads(t, force, acc, gyr)
@@ -80,12 +94,9 @@ def main() -> None:
             store.flush()
             store_times.append(time.perf_counter() - t0)
             if k == 0:
-                t0 = time.perf_counter()
-                trace = store.read_force_trace(
-                    "s1", start_ns=START_NS, end_ns=int(t[-1]) + 1, every_ns=10**9
-                )
-                influx_read = time.perf_counter() - t0
-                assert len(trace.t_ns) == 2700
+                influx_read = _timed_trace(store, t)
+                store.rollup("s1", end_ns=int(t[-1]) + 1)
+                influx_rolled = _timed_trace(store, t)
             store.close()
 
         sqlite_store = SQLiteTimeSeriesStore(Path(tmp) / "ts.sqlite")
@@ -93,11 +104,9 @@ def main() -> None:
         t0 = time.perf_counter()
         sqlite_store.write_samples("s1", t, force, acc, gyr)
         sqlite_write = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        sqlite_store.read_force_trace(
-            "s1", start_ns=START_NS, end_ns=int(t[-1]) + 1, every_ns=10**9
-        )
-        sqlite_read = time.perf_counter() - t0
+        sqlite_read = _timed_trace(sqlite_store, t)
+        sqlite_store.rollup("s1", end_ns=int(t[-1]) + 1)
+        sqlite_rolled = _timed_trace(sqlite_store, t)
         sqlite_store.close()
 
     raw, ours = statistics.median(raw_times), statistics.median(store_times)
@@ -117,8 +126,12 @@ def main() -> None:
         f"| embedded SQLite store, write | {sqlite_write:.2f} s, "
         f"**{N / sqlite_write / 1e3:.0f} k samples/s** |"
     )
-    print(f"| 1-s downsampled force trace, InfluxDB | **{influx_read * 1000:.0f} ms** |")
-    print(f"| 1-s downsampled force trace, embedded | **{sqlite_read * 1000:.0f} ms** |")
+    for name, raw_s, rolled_s in (
+        ("InfluxDB", influx_read, influx_rolled),
+        ("embedded", sqlite_read, sqlite_rolled),
+    ):
+        print(f"| 1-s force trace, {name}, from raw samples | {raw_s * 1000:.0f} ms |")
+        print(f"| 1-s force trace, {name}, from roll-ups | **{rolled_s * 1000:.0f} ms** |")
 
 
 if __name__ == "__main__":

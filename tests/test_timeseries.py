@@ -215,3 +215,34 @@ def test_influx_database_creation_can_be_left_to_the_server(
     # strigil created nothing (InfluxDB 2.x's DBRP mapping would provide the database)
     with pytest.raises(TimeSeriesError, match="database not found"):
         store.begin_session("s1", tool="T-1", start_ns=START_NS)
+
+
+def test_rolled_up_traces_equal_raw_ones(store: TimeSeriesStore) -> None:
+    store.begin_session("s1", tool="T-1", start_ns=START_NS)
+    t, f, a, g = samples(24_000, seed=5)  # 2 min at 200 Hz
+    half = 13_100  # not on a second boundary
+    store.write_samples("s1", t[:half], f[:half], a[:half], g[:half])
+    store.rollup("s1", end_ns=int(t[half - 1]) + 1)  # a live session rolled up half-way
+    store.write_samples("s1", t[half:], f[half:], a[half:], g[half:])
+    start = int(t[333])  # a range starting and ending inside seconds
+    end = int(t[-77])
+    for every in (10**9, 5 * 10**9, 10**8):
+        trace = store.read_force_trace("s1", start_ns=start, end_ns=end, every_ns=every)
+        inside = (t >= start) & (t < end)
+        buckets = (t[inside] // every) * every
+        keys = np.unique(buckets)
+        np.testing.assert_array_equal(trace.t_ns, keys)
+        for k, key in enumerate(keys):
+            chosen = f[inside][buckets == key]
+            assert trace.max_n[k] == chosen.max()
+            assert trace.min_n[k] == chosen.min()
+            assert trace.mean_n[k] == pytest.approx(chosen.mean(), abs=1e-9)
+    store.write_samples("s1", t[:half], f[:half], a[:half], g[:half])  # a replay
+    store.rollup("s1", end_ns=int(t[-1]) + 1)
+    again = store.read_force_trace(
+        "s1", start_ns=START_NS, end_ns=int(t[-1]) + 1, every_ns=60 * 10**9
+    )
+    minute = 60 * 10**9
+    first = t < (START_NS // minute + 1) * minute  # buckets align to whole minutes of epoch
+    assert again.mean_n[0] == pytest.approx(f[first].mean(), abs=1e-9)
+    assert int(again.t_ns[0]) == START_NS // minute * minute

@@ -151,6 +151,7 @@ def import_recording(
                 f"score_{k}": v for k, v in score.to_json().items() if not isinstance(v, list)
             }
             ts.write_summary(session.id, summary)
+            ts.rollup(session.id, end_ns=int(t_ns[-1]) + 1)
             ts.flush()
         db.commit()
         return ImportResult(session.id, int(t_ns.shape[0]), len(analysis.strokes), started)

@@ -29,9 +29,10 @@ from strigil.signal.strokes import Stroke
 from strigil.store.line_protocol import escape_string_field, lines
 from strigil.store.spool import DiskQueue
 from strigil.store.timeseries import (
+    ROLLUP_NS,
     SAMPLE_FIELDS,
     STROKE_FIELDS,
-    ForceTrace,
+    AggregateRows,
     SampleBlock,
     StoreUnavailableError,
     TimeSeriesError,
@@ -120,6 +121,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         self._buffer_since = 0.0
         self._sessions: dict[str, tuple[str, int]] | None = None
         self._builder: ThreadPoolExecutor | None = None
+        self._rolled: dict[str, int] = {}
 
     # --- transport ---------------------------------------------------------------------
 
@@ -276,15 +278,13 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         if self._sessions is None:
             self._send_buffer()
             found: dict[str, tuple[str, int]] = {}
-            try:
-                self._ensure_database()
-                for s in self._query(
-                    'SELECT "tool", "start_ns" FROM "ts_sessions" GROUP BY "session"'
-                ):
-                    for _, tool, start in s["values"]:
-                        found[s["tags"]["session"]] = (tool, int(start))
-            except StoreUnavailableError:
-                raise
+            self._ensure_database()
+            q = 'SELECT "tool", "start_ns", "rolled_until_ns" FROM "ts_sessions" GROUP BY "session"'
+            for s in self._query(q):
+                for _, tool, start, rolled in s["values"]:
+                    found[s["tags"]["session"]] = (tool, int(start))
+                    if rolled is not None:
+                        self._rolled[s["tags"]["session"]] = int(rolled)
             self._sessions = found
         return self._sessions
 
@@ -362,22 +362,44 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         order = np.argsort(t, kind="stable")
         return SampleBlock(t[order], values[order])
 
-    def read_force_trace(
-        self, session: str, *, start_ns: int, end_ns: int, every_ns: int
-    ) -> ForceTrace:
-        self._known(session)
-        q = (
-            'SELECT mean("force_n"), min("force_n"), max("force_n") FROM "samples" '
-            f"WHERE \"session\" = '{session}' AND time >= {int(start_ns)} AND time < {int(end_ns)}"
-            f" GROUP BY time({int(every_ns)}ns) fill(none)"
-        )
+    def _rows(self, q: str) -> AggregateRows:
         rows: list[list[Any]] = []
         for s in self._query(q):
             rows.extend(s["values"])
-        arr = np.array([r[1:] for r in rows], dtype=np.float64).reshape(-1, 3)
-        return ForceTrace(
-            np.array([r[0] for r in rows], dtype=np.int64), arr[:, 0], arr[:, 1], arr[:, 2]
+        return AggregateRows.from_rows(rows)
+
+    def _aggregate(self, session: str, start_ns: int, end_ns: int, every_ns: int) -> AggregateRows:
+        return self._rows(
+            'SELECT mean("force_n"), min("force_n"), max("force_n"), count("force_n") '
+            f'FROM "samples" WHERE "session" = \'{session}\' AND time >= {int(start_ns)} '
+            f"AND time < {int(end_ns)} GROUP BY time({int(every_ns)}ns) fill(none)"
         )
+
+    def _rollup_rows(self, session: str, start_ns: int, end_ns: int) -> AggregateRows:
+        return self._rows(
+            'SELECT "mean_n", "min_n", "max_n", "count" FROM "samples_1s" '
+            f"WHERE \"session\" = '{session}' AND time >= {int(start_ns)} "
+            f"AND time < {int(end_ns)}"
+        )
+
+    def _compute_rollup(self, session: str, start_ns: int, end_ns: int) -> None:
+        self._query(
+            'SELECT mean("force_n") AS "mean_n", min("force_n") AS "min_n", '
+            'max("force_n") AS "max_n", count("force_n") AS "count" INTO "samples_1s" '
+            f'FROM "samples" WHERE "session" = \'{session}\' AND time >= {int(start_ns)} '
+            f"AND time < {int(end_ns)} GROUP BY time({ROLLUP_NS}ns), * fill(none)",
+            method="POST",
+        )
+
+    def _rolled_until(self, session: str) -> int | None:
+        self.sessions()
+        return self._rolled.get(session)
+
+    def _set_rolled_until(self, session: str, t_ns: int) -> None:
+        _, start_ns = self.sessions()[session]
+        line = _point("ts_sessions", f"session={session}", {"rolled_until_ns": t_ns}, start_ns)
+        self._append([(line.encode(), 1)])
+        self._rolled[session] = t_ns
 
     def read_strokes(self, session: str) -> list[Stroke]:
         self._known(session)
@@ -408,6 +430,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             )
         self._query(f"DROP SERIES WHERE \"session\" = '{session}'", method="POST")
         self.sessions().pop(session, None)
+        self._rolled.pop(session, None)
 
     def close(self) -> None:
         try:

@@ -17,8 +17,9 @@ import numpy as np
 
 from strigil.signal.strokes import Stroke
 from strigil.store.timeseries import (
+    ROLLUP_NS,
     SAMPLE_FIELDS,
-    ForceTrace,
+    AggregateRows,
     SampleBlock,
     TimeSeriesStore,
     UnknownSessionError,
@@ -29,7 +30,13 @@ from strigil.store.timeseries import (
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS ts_sessions (
-    session TEXT PRIMARY KEY, tool TEXT NOT NULL, start_ns INTEGER NOT NULL
+    session TEXT PRIMARY KEY, tool TEXT NOT NULL, start_ns INTEGER NOT NULL,
+    rolled_until_ns INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS samples_1s (
+    session TEXT NOT NULL, t_ns INTEGER NOT NULL,
+    mean_n REAL NOT NULL, min_n REAL NOT NULL, max_n REAL NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (session, t_ns)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS samples (
     session TEXT NOT NULL, t_ns INTEGER NOT NULL,
@@ -66,7 +73,8 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
         check_id("tool", tool)
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO ts_sessions VALUES (?, ?, ?)", (session, tool, start_ns)
+                "INSERT OR REPLACE INTO ts_sessions VALUES (?, ?, ?, NULL)",
+                (session, tool, start_ns),
             )
 
     def sessions(self) -> dict[str, tuple[str, int]]:
@@ -126,20 +134,47 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
         values = np.array([r[1:] for r in rows], dtype=np.float64)
         return SampleBlock(t, values)
 
-    def read_force_trace(
-        self, session: str, *, start_ns: int, end_ns: int, every_ns: int
-    ) -> ForceTrace:
-        self._known(session)
+    def _aggregate(self, session: str, start_ns: int, end_ns: int, every_ns: int) -> AggregateRows:
         with self._lock:
             rows = self._db.execute(
-                "SELECT (t_ns / ?) * ?, avg(force_n), min(force_n), max(force_n) FROM samples "
-                "WHERE session = ? AND t_ns >= ? AND t_ns < ? GROUP BY t_ns / ? ORDER BY 1",
+                "SELECT (t_ns / ?) * ?, avg(force_n), min(force_n), max(force_n), count(*) "
+                "FROM samples WHERE session = ? AND t_ns >= ? AND t_ns < ? "
+                "GROUP BY t_ns / ? ORDER BY 1",
                 (every_ns, every_ns, session, start_ns, end_ns, every_ns),
             ).fetchall()
-        arr = np.array(rows, dtype=np.float64).reshape(-1, 4)
-        return ForceTrace(
-            np.array([r[0] for r in rows], dtype=np.int64), arr[:, 1], arr[:, 2], arr[:, 3]
-        )
+        return AggregateRows.from_rows(rows)
+
+    def _rollup_rows(self, session: str, start_ns: int, end_ns: int) -> AggregateRows:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t_ns, mean_n, min_n, max_n, count FROM samples_1s "
+                "WHERE session = ? AND t_ns >= ? AND t_ns < ? ORDER BY t_ns",
+                (session, start_ns, end_ns),
+            ).fetchall()
+        return AggregateRows.from_rows(rows)
+
+    def _compute_rollup(self, session: str, start_ns: int, end_ns: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO samples_1s "
+                "SELECT session, (t_ns / ?) * ?, avg(force_n), min(force_n), max(force_n), "
+                "count(*) FROM samples WHERE session = ? AND t_ns >= ? AND t_ns < ? "
+                "GROUP BY t_ns / ?",
+                (ROLLUP_NS, ROLLUP_NS, session, start_ns, end_ns, ROLLUP_NS),
+            )
+
+    def _rolled_until(self, session: str) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT rolled_until_ns FROM ts_sessions WHERE session = ?", (session,)
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def _set_rolled_until(self, session: str, t_ns: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE ts_sessions SET rolled_until_ns = ? WHERE session = ?", (t_ns, session)
+            )
 
     def read_strokes(self, session: str) -> list[Stroke]:
         self._known(session)
@@ -161,7 +196,7 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
         check_id("session", session)
         with self._lock:
             self._db.execute("BEGIN")
-            for table in ("samples", "strokes", "summaries", "ts_sessions"):
+            for table in ("samples", "samples_1s", "strokes", "summaries", "ts_sessions"):
                 self._db.execute(f"DELETE FROM {table} WHERE session = ?", (session,))
             self._db.execute("COMMIT")
 
