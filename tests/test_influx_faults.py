@@ -99,3 +99,39 @@ def test_a_full_queue_is_reported_and_keeps_what_it_accepted(
     store.flush()
     assert len(store.read_samples("s1")) == accepted > 0
     store.close()
+
+
+def test_a_refused_batch_is_set_aside_and_does_not_block_later_writes(
+    influxd: InfluxServer, tmp_path: Path
+) -> None:
+    import httpx
+
+    from strigil.store.timeseries import TimeSeriesError
+
+    store = InfluxTimeSeriesStore(
+        influxd.url, database="refuse", spool_dir=tmp_path / "q", batch_lines=100
+    )
+    store.begin_session("s1", tool="T-1", start_ns=START_NS)
+    store.flush()
+    # Someone else wrote force_n as a string: InfluxDB now refuses our float force_n there.
+    httpx.post(
+        f"{influxd.url}/write",
+        params={"db": "refuse"},
+        content=f'samples,session=s1,tool=T-1 force_n="x" {START_NS}',
+    ).raise_for_status()
+    t, f, a, g = samples(100, seed=2)
+    with pytest.raises(TimeSeriesError, match="refused a write"):
+        store.write_samples("s1", t[:100], f[:100], a[:100], g[:100])
+    refused = list((tmp_path / "q" / "refused").iterdir())
+    assert len(refused) == 1
+    # The refused batch is not retried: later writes of other kinds go through.
+    from strigil.signal.strokes import Stroke
+
+    stroke = Stroke(1.0, 1.5, 5.0, 3.0, 1.5, None, 45.0, "pull")
+    store.write_strokes("s1", [stroke])
+    store.write_summary("s1", {"stroke_count": 1})
+    store.flush()
+    assert store.read_strokes("s1") == [stroke]
+    assert store.read_summary("s1") == {"stroke_count": 1}
+    assert len(list((tmp_path / "q" / "refused").iterdir())) == 1
+    store.close()

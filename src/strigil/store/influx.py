@@ -176,14 +176,28 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                 time.sleep(backoff_s(attempt))
         raise _UnreachableError(last)
 
+    def _reject(self, payload: bytes, why: TimeSeriesError) -> None:
+        """Set aside a batch InfluxDB refused (4xx), so it cannot block the ones after it.
+
+        Kept on disk beside the queue for inspection, never replayed and never silently gone.
+        """
+        folder = self._queue.folder / "refused"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{time.time_ns()}.lp.gz"
+        path.write_bytes(gzip.compress(payload, compresslevel=1))
+        _LOGGER.error("InfluxDB refused a batch, kept in %s: %s", path, why)
+
     def _replay_queue(self) -> bool:
         """Send queued payloads, oldest first; False if InfluxDB is still unreachable."""
         while (item := self._queue.peek()) is not None:
             path, gz = item
+            payload = gzip.decompress(gz)
             try:
-                self._post_payload(gzip.decompress(gz))
+                self._post_payload(payload)
             except _UnreachableError:
                 return False
+            except TimeSeriesError as exc:
+                self._reject(payload, exc)
             self._queue.drop(path)
         return True
 
@@ -228,7 +242,16 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             ):
                 lines_in += self._buffer[take][1]
                 take += 1
-            self._deliver(b"".join(p for p, _ in self._buffer[:take]))  # raises: buffer kept
+            payload = b"".join(p for p, _ in self._buffer[:take])
+            try:
+                self._deliver(payload)  # WriteQueueFullError: the buffer is kept as it is
+            except WriteQueueFullError:
+                raise
+            except TimeSeriesError as exc:  # refused by InfluxDB: set aside, then report
+                self._reject(payload, exc)
+                del self._buffer[:take]
+                self._buffered_lines -= lines_in
+                raise
             del self._buffer[:take]
             self._buffered_lines -= lines_in
 
