@@ -70,6 +70,8 @@ class VirtualTool:
         self._tare_pending = False
         self._stream_task: asyncio.Task[None] | None = None
         self._sessions: dict[int, SimulatedSession] = {}
+        self._position = 0  # next sample of the simulated session
+        self._stopped_at: float | None = None
         self.on_frame: Callable[[bytes], None] | None = None
         self._build_services()
 
@@ -149,7 +151,9 @@ class VirtualTool:
                 ]
             )
         )
-        await self.device.start_advertising(auto_restart=True)
+        await self.device.start_advertising(
+            auto_restart=True, advertising_interval_min=100.0, advertising_interval_max=100.0
+        )
 
     # --- control point -------------------------------------------------------------------
 
@@ -197,8 +201,13 @@ class VirtualTool:
         sim = self.session(rate)
         dt_us = round(1e6 / rate)
         host_s_per_sample = (1.0 / rate) * (1.0 + o.clock_drift_ppm * 1e-6)
-        start = time.monotonic()
-        k = 0
+        # A real tool's clock and samples go on while it is stopped or disconnected: resume at
+        # the sample the clock has reached, never replay.
+        k0 = self._position
+        if self._stopped_at is not None:
+            k0 += int((time.monotonic() - self._stopped_at) / host_s_per_sample)
+        start = time.monotonic() - k0 * host_s_per_sample
+        k = k0
         n = sim.t_s.size
         try:
             while k < n:
@@ -210,10 +219,13 @@ class VirtualTool:
                     await asyncio.sleep(delay)
                 await self._send_frame(sim, k, j, dt_us)
                 k = j
+                self._position = k
         except asyncio.CancelledError:
             raise
         except Exception:  # a vanished connection ends the stream, never the tool
             _LOGGER.info("virtual tool stream ended", exc_info=True)
+        finally:
+            self._stopped_at = time.monotonic()
 
     async def _send_frame(self, sim: SimulatedSession, k: int, j: int, dt_us: int) -> None:
         o = self.options

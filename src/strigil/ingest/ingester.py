@@ -1,0 +1,335 @@
+"""The ingester: finds tools, connects and reconnects, decodes frames, fits the clock.
+
+Per tool a :class:`ToolLink` connects through bleak-retry-connector (any bleak backend: the
+platform's, or :mod:`strigil.ingest.bumble_backend` for virtual tools), reads the tool config
+and device information, tares on request and starts the stream at the asked rate. The
+notification callback only stamps the frame with the host's monotonic clock and puts it on a
+bounded queue (a full queue drops and counts); a consumer task decodes. A watchdog reconnects,
+with backoff, when no data arrives for ``watchdog_s`` (bumble's virtual controller, like some
+real ones, never times out a silent link). Each connection is a fresh client whose
+notifications are stopped in ``finally``, so a reconnect never doubles the handlers.
+
+Decoded samples go to a :class:`SampleSink` with their device time (unwrapped, seconds) and
+the clock fit mapping device time to host time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from bleak import BleakClient
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from bleak_retry_connector import establish_connection
+
+from strigil.ingest import protocol as p
+from strigil.ingest.clock import ClockFit, ClockModel
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def reconnect_backoff_s(failures: int) -> float:
+    """Seconds before reconnect attempt ``failures`` (0-based): 0.2, 0.4, 0.8 … capped at 10 s."""
+    return float(min(0.2 * 2**failures, 10.0))
+
+
+@dataclass
+class LinkStats:
+    """What happened on one tool's link; all counts since the ingester started."""
+
+    frames: int = 0
+    samples: int = 0
+    malformed_frames: int = 0
+    lost_frames: int = 0
+    duplicate_frames: int = 0
+    dropped_frames: int = 0
+    """Frames the bounded queue had no room for (the consumer fell behind)."""
+    connections: int = 0
+    watchdog_reconnects: int = 0
+    battery_percent: int | None = None
+    last_frame_monotonic: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBatch:
+    """Samples of one frame: device time (s, unwrapped, from the first frame), values."""
+
+    device_s: np.ndarray
+    force_n: np.ndarray
+    acc_g: np.ndarray
+    gyr_dps: np.ndarray
+    flags: p.FrameFlags
+
+
+class SampleSink(Protocol):
+    def open(self, serial: str, config: p.ToolConfig) -> None: ...
+    def write(self, serial: str, batch: SampleBatch, clock: ClockFit | None) -> None: ...
+    def close(self) -> None: ...
+
+
+class ToolLink:
+    """One tool's link, from connection to decoded samples."""
+
+    def __init__(
+        self,
+        device: BLEDevice,
+        sink: SampleSink,
+        *,
+        rate_hz: int = 200,
+        tare: bool = False,
+        queue_frames: int = 4096,
+        watchdog_s: float = 2.0,
+        client_kwargs: dict[str, Any] | None = None,
+        on_frame: Callable[[str], None] | None = None,
+        connect_lock: asyncio.Lock | None = None,
+    ) -> None:
+        self.device = device
+        self._connect_lock = connect_lock or asyncio.Lock()
+        self.sink = sink
+        self.rate_hz = rate_hz
+        self.tare = tare
+        self.watchdog_s = watchdog_s
+        self.client_kwargs = client_kwargs or {}
+        self.on_frame = on_frame
+        self.stats = LinkStats()
+        self.clock = ClockModel()
+        self.serial = device.name or device.address
+        self.config: p.ToolConfig | None = None
+        self._queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(queue_frames)
+        self._unwrap = p.DeviceClockUnwrapper()
+        self._first_device_us: int | None = None
+        self._last_seq: int | None = None
+        self._last_device_us: int | None = None
+
+    # --- callback: stamp and enqueue, nothing else -------------------------------------
+
+    def _on_notify(self, _characteristic: Any, data: bytearray) -> None:
+        try:
+            self._queue.put_nowait((time.monotonic(), bytes(data)))
+        except asyncio.QueueFull:
+            self.stats.dropped_frames += 1
+
+    # --- consumer ----------------------------------------------------------------------
+
+    def _decode(self, stamp: float, data: bytes) -> None:
+        try:
+            frame = p.decode_frame(data)
+        except p.MalformedFrameError as exc:
+            self.stats.malformed_frames += 1
+            _LOGGER.debug("%s: malformed frame dropped: %s", self.serial, exc)
+            return
+        device_us = self._unwrap.unwrap(frame.t_us)
+        if self._last_device_us is not None and device_us <= self._last_device_us:
+            self.stats.duplicate_frames += 1
+            return
+        if self._last_seq is not None:
+            lost = p.frames_lost(self._last_seq, frame.seq)
+            if lost > 0:
+                self.stats.lost_frames += lost
+        self._last_seq = frame.seq
+        self._last_device_us = device_us + (frame.n - 1) * frame.dt_us
+        if self._first_device_us is None:
+            self._first_device_us = device_us
+        first_s = (device_us - self._first_device_us) / 1e6
+        self.clock.add(first_s, stamp)
+        self.stats.frames += 1
+        self.stats.samples += frame.n
+        self.stats.last_frame_monotonic = stamp
+        device_s = first_s + np.arange(frame.n) * (frame.dt_us / 1e6)
+        self.sink.write(
+            self.serial,
+            SampleBatch(device_s, frame.force_n, frame.acc_g, frame.gyr_dps, frame.flags),
+            self.clock.fit(),
+        )
+        if self.on_frame is not None:
+            self.on_frame(self.serial)
+
+    async def _consume(self) -> None:
+        while True:
+            stamp, data = await self._queue.get()
+            self._decode(stamp, data)
+
+    # --- connection --------------------------------------------------------------------
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        gone = asyncio.Event()
+        async with self._connect_lock:  # one connection attempt at a time per adapter
+            client = await establish_connection(
+                BleakClient,
+                self.device,
+                self.serial,
+                disconnected_callback=lambda _c: gone.set(),
+                max_attempts=3,
+                **self.client_kwargs,
+            )
+        self.stats.connections += 1
+        try:
+            self.config = p.parse_tool_config(await client.read_gatt_char(p.CONFIG_UUID))
+            self.serial = self.config.serial
+            with contextlib.suppress(BleakError, KeyError):
+                battery = await client.read_gatt_char(p.BATTERY_LEVEL_UUID)
+                self.stats.battery_percent = battery[0] if battery else None
+            self.sink.open(self.serial, self.config)
+            await client.start_notify(p.STREAM_UUID, self._on_notify)
+            if self.tare:
+                await client.write_gatt_char(p.CONTROL_POINT_UUID, p.encode_tare(), response=True)
+            await client.write_gatt_char(
+                p.CONTROL_POINT_UUID, p.encode_start(self.rate_hz), response=True
+            )
+            last_seen = time.monotonic()
+            while not stop.is_set() and not gone.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gone.wait(), 0.2)
+                seen = self.stats.last_frame_monotonic
+                if seen is not None and seen > last_seen:
+                    last_seen = seen
+                if time.monotonic() - last_seen > self.watchdog_s:
+                    self.stats.watchdog_reconnects += 1
+                    _LOGGER.warning(
+                        "%s: no data for %.1f s, reconnecting", self.serial, self.watchdog_s
+                    )
+                    break
+        finally:
+            if client.is_connected:
+                with contextlib.suppress(BleakError, Exception):
+                    await client.stop_notify(p.STREAM_UUID)
+                    await client.write_gatt_char(
+                        p.CONTROL_POINT_UUID, p.encode_stop(), response=True
+                    )
+                with contextlib.suppress(BleakError, Exception):
+                    await client.disconnect()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stream until ``stop`` is set, reconnecting with backoff after any loss."""
+        consumer = asyncio.create_task(self._consume())
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    await self._session(stop)
+                    failures = 0
+                except (BleakError, TimeoutError, p.ProtocolError) as exc:
+                    self.stats.errors.append(str(exc))
+                    _LOGGER.warning("%s: link failed: %s", self.serial, exc)
+                    failures += 1
+                if not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), reconnect_backoff_s(failures))
+            while not self._queue.empty():  # what arrived before the stop is still decoded
+                stamp, data = self._queue.get_nowait()
+                self._decode(stamp, data)
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+
+
+class CsvSink:
+    """Writes each tool's samples as the CSV format of tool-profile.md.
+
+    ``t_s`` is device time since the tool's first sample (exact spacing, monotonic, gaps where
+    frames were lost); the clock fit to host time is written to ``FILE.clock.json`` at the end.
+    """
+
+    def __init__(self, path_for: Callable[[str], str]) -> None:
+        self._path_for = path_for
+        self._files: dict[str, Any] = {}
+        self._last_fit: dict[str, ClockFit | None] = {}
+
+    def open(self, serial: str, config: p.ToolConfig) -> None:
+        if serial in self._files:
+            return  # a reconnect: keep appending
+        from strigil.sessionfile import COLUMNS
+
+        fh = open(self._path_for(serial), "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        fh.write(f"# device: {serial}\n# model: {config.model}\n# firmware: {config.firmware}\n")
+        fh.write(f"# rate_hz: {config.rate_hz}\n# started_at: {started}\n")
+        if config.contact_area_mm2 is not None:
+            fh.write(f"# contact_area_mm2: {config.contact_area_mm2:g}\n")
+        fh.write(",".join(COLUMNS) + "\n")
+        self._files[serial] = fh
+
+    def write(self, serial: str, batch: SampleBatch, clock: ClockFit | None) -> None:
+        fh = self._files[serial]
+        rows = np.column_stack([batch.device_s, batch.force_n, batch.acc_g, batch.gyr_dps])
+        fh.write(
+            "".join(
+                f"{r[0]:.6f},{r[1]:.2f},{r[2]:.3f},{r[3]:.3f},{r[4]:.3f},"
+                f"{r[5]:.1f},{r[6]:.1f},{r[7]:.1f}\n"
+                for r in rows.tolist()
+            )
+        )
+        self._last_fit[serial] = clock
+
+    def close(self) -> None:
+        import json
+
+        for serial, fh in self._files.items():
+            fh.close()
+            fit = self._last_fit.get(serial)
+            if fit is not None:
+                with open(self._path_for(serial) + ".clock.json", "w", encoding="utf-8") as out:
+                    json.dump(fit.to_json(), out)
+        self._files.clear()
+
+
+class Ingester:
+    """Every tool that advertises the IASTM service (or only those named), each on its own link.
+
+    Scanning goes on while tools stream, so a tool switched on late is picked up too.
+    """
+
+    def __init__(
+        self,
+        sink: SampleSink,
+        *,
+        scanner_kwargs: dict[str, Any] | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+        names: set[str] | None = None,
+        **link_options: Any,
+    ) -> None:
+        self.sink = sink
+        self.scanner_kwargs = scanner_kwargs or {}
+        self.client_kwargs = client_kwargs or {}
+        self.names = names
+        self.link_options = link_options
+        self.links: dict[str, ToolLink] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connect_lock = asyncio.Lock()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        from bleak import BleakScanner
+
+        def seen(device: BLEDevice, adv: Any) -> None:
+            if device.address in self.links or stop.is_set():
+                return
+            if self.names is not None and adv.local_name not in self.names:
+                return
+            link = ToolLink(
+                device,
+                self.sink,
+                client_kwargs=self.client_kwargs,
+                connect_lock=self._connect_lock,
+                **self.link_options,
+            )
+            self.links[device.address] = link
+            self._tasks.append(asyncio.get_running_loop().create_task(link.run(stop)))
+            _LOGGER.info("found tool %s (%s)", adv.local_name, device.address)
+
+        try:
+            async with BleakScanner(seen, service_uuids=[p.SERVICE_UUID], **self.scanner_kwargs):
+                await stop.wait()
+        finally:
+            stop.set()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.sink.close()
