@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from strigil.signal.analyzer import Analysis
@@ -217,6 +217,118 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tool_options(args: argparse.Namespace) -> Any:
+    from strigil.ingest.virtual_tool import VirtualToolOptions
+
+    return VirtualToolOptions(
+        minutes=args.minutes,
+        seed=args.seed,
+        scenario=args.scenario,
+        drop_every_n_frames=args.drop_every,
+        malformed_every_n_frames=args.malformed_every,
+        clock_drift_ppm=args.drift_ppm,
+    )
+
+
+def _cmd_virtual_tool(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from strigil.ingest.runtime import serve_virtual_tools
+
+    print(
+        f"strigil virtual-tool: {args.count} tool(s) VT-0001… reachable through {args.hci} "
+        "(Ctrl-C to stop)",
+        file=sys.stderr,
+    )
+    try:
+        asyncio.run(serve_virtual_tools(args.hci, args.count, _tool_options(args)))
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ValueError) as exc:
+        print(f"strigil virtual-tool: cannot open {args.hci}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+
+    from tqdm import tqdm
+
+    from strigil.ingest.bumble_backend import BumbleCentral
+    from strigil.ingest.ingester import CsvSink, Ingester
+    from strigil.ingest.runtime import (
+        CENTRAL_ADDRESS,
+        bleak_kwargs,
+        central_over_transport,
+        device_on_link,
+        output_paths,
+        start_virtual_tools,
+    )
+
+    if args.output is None:
+        print(
+            "strigil ingest: give --output FILE.csv (forwarding to the API arrives with the "
+            "API; until then the ingester records CSV)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if not 50 <= args.rate_hz <= 1000:
+        print("strigil ingest: --rate-hz must be 50 to 1000 (tool profile v1)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    async def run() -> Ingester:
+        async with contextlib.AsyncExitStack() as stack:
+            if args.hci:
+                central = await stack.enter_async_context(central_over_transport(args.hci))
+            else:
+                from bumble.link import LocalLink
+
+                link = LocalLink()  # type: ignore[no-untyped-call]
+                await start_virtual_tools(link, args.virtual, _tool_options(args))
+                central = BumbleCentral(device_on_link(link, CENTRAL_ADDRESS))
+            scan_kw, client_kw = bleak_kwargs(central)
+            ingester = Ingester(
+                CsvSink(output_paths(args.output)),
+                scanner_kwargs=scan_kw,
+                client_kwargs=client_kw,
+                names=set(args.name) if args.name else None,
+                rate_hz=args.rate_hz,
+                tare=args.tare,
+            )
+            stop = asyncio.Event()
+            task = asyncio.create_task(ingester.run(stop))
+            with tqdm(total=args.duration_s, unit="s", desc="ingesting", disable=None) as bar:
+                for _ in range(int(args.duration_s)):
+                    await asyncio.sleep(1.0)
+                    samples = sum(x.stats.samples for x in ingester.links.values())
+                    lost = sum(x.stats.lost_frames for x in ingester.links.values())
+                    bar.set_postfix(tools=len(ingester.links), samples=samples, lost_frames=lost)
+                    bar.update(1)
+            stop.set()
+            await task
+            return ingester
+
+    try:
+        ingester = asyncio.run(run())
+    except (OSError, ValueError) as exc:
+        print(f"strigil ingest: cannot open {args.hci}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 0
+    if not ingester.links:
+        print("strigil ingest: no tool advertising the IASTM service was found", file=sys.stderr)
+        return 1
+    for link in ingester.links.values():
+        s = link.stats
+        print(
+            f"{link.serial}: {s.samples} samples in {s.frames} frames, {s.lost_frames} frames "
+            f"lost, {s.malformed_frames} malformed, {s.connections} connection(s)"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from strigil import __version__
 
@@ -252,6 +364,63 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--patient", help="pseudonymous patient code (never a name)")
     imp.add_argument("--clinic", help="clinic name (needed when there are several)")
     imp.set_defaults(func=_cmd_import)
+
+    def tool_behaviour(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--minutes", type=float, default=45.0, help="simulated session, min")
+        cmd.add_argument("--seed", type=int, default=1, help="seed of the simulated sessions")
+        cmd.add_argument("--scenario", default="mixed", help="simulator scenario")
+        cmd.add_argument(
+            "--drop-every", type=int, default=0, metavar="N", help="test: skip every N-th frame"
+        )
+        cmd.add_argument(
+            "--malformed-every",
+            type=int,
+            default=0,
+            metavar="N",
+            help="test: send every N-th frame malformed",
+        )
+        cmd.add_argument(
+            "--drift-ppm",
+            type=float,
+            default=0.0,
+            help="test: device clock error against the host, ppm",
+        )
+
+    vt = sub.add_parser(
+        "virtual-tool",
+        help="run virtual tools (bumble GATT peripherals) reachable through an HCI transport",
+    )
+    vt.add_argument(
+        "--hci",
+        required=True,
+        help="bumble transport for the ingester's side, e.g. tcp-server:127.0.0.1:9100",
+    )
+    vt.add_argument("--count", type=int, default=1, help="how many tools")
+    tool_behaviour(vt)
+    vt.set_defaults(func=_cmd_virtual_tool)
+
+    ing = sub.add_parser("ingest", help="stream tools over BLE into a CSV recording")
+    where = ing.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--hci",
+        help="bumble transport to a controller, e.g. "
+        "tcp-client:127.0.0.1:9100 (a `strigil virtual-tool`) or usb:0",
+    )
+    where.add_argument(
+        "--virtual",
+        type=int,
+        metavar="N",
+        help="start N virtual tools in this process (demo, tests)",
+    )
+    ing.add_argument(
+        "--output", help="CSV file; several tools get FILE-SERIAL.csv or a {serial} in the name"
+    )
+    ing.add_argument("--duration-s", type=float, default=60.0, help="how long to record, s")
+    ing.add_argument("--rate-hz", type=int, default=200, help="stream rate to command, Hz")
+    ing.add_argument("--tare", action="store_true", help="tare each tool before streaming")
+    ing.add_argument("--name", action="append", help="only tools with this name (repeatable)")
+    tool_behaviour(ing)
+    ing.set_defaults(func=_cmd_ingest)
 
     simulate = sub.add_parser("simulate", help="write a simulated session with ground truth")
     simulate.add_argument("--minutes", type=float, default=10.0, help="session length, min")
