@@ -47,6 +47,7 @@ unit: $(STAMP) servers
 bench: $(STAMP) servers
 	$(BIN)/python bench/bench_analysis.py
 	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_ingest.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
