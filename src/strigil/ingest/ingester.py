@@ -48,6 +48,7 @@ class LinkStats:
     samples: int = 0
     malformed_frames: int = 0
     lost_frames: int = 0
+    """Frames that never arrived (seq gaps, not counting malformed frames that did arrive)."""
     duplicate_frames: int = 0
     dropped_frames: int = 0
     """Frames the bounded queue had no room for (the consumer fell behind)."""
@@ -108,6 +109,7 @@ class ToolLink:
         self._first_device_us: int | None = None
         self._last_seq: int | None = None
         self._last_device_us: int | None = None
+        self._malformed_since_good = 0
 
     # --- callback: stamp and enqueue, nothing else -------------------------------------
 
@@ -124,6 +126,7 @@ class ToolLink:
             frame = p.decode_frame(data)
         except p.MalformedFrameError as exc:
             self.stats.malformed_frames += 1
+            self._malformed_since_good += 1  # its seq will show up as a gap: not a loss
             _LOGGER.debug("%s: malformed frame dropped: %s", self.serial, exc)
             return
         device_us = self._unwrap.unwrap(frame.t_us)
@@ -131,9 +134,10 @@ class ToolLink:
             self.stats.duplicate_frames += 1
             return
         if self._last_seq is not None:
-            lost = p.frames_lost(self._last_seq, frame.seq)
+            lost = p.frames_lost(self._last_seq, frame.seq) - self._malformed_since_good
             if lost > 0:
                 self.stats.lost_frames += lost
+        self._malformed_since_good = 0
         self._last_seq = frame.seq
         self._last_device_us = device_us + (frame.n - 1) * frame.dt_us
         if self._first_device_us is None:
