@@ -13,11 +13,19 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## demo: simulate a 10-minute session and show its analysis (grows into the whole service)
+## demo: what works so far, end to end (grows into the whole service)
 demo: $(STAMP)
 	mkdir -p $(DEMO_DIR)
+	@echo "== 1. simulate a 10-minute session and analyse it against its ground truth"
 	$(BIN)/strigil simulate --minutes 10 --seed 7 --rate-hz 200 -o $(DEMO_DIR)/session.csv --truth $(DEMO_DIR)/truth.json
 	$(BIN)/strigil analyze $(DEMO_DIR)/session.csv --truth $(DEMO_DIR)/truth.json
+	@echo
+	@echo "== 2. store it with its analysis in the embedded store"
+	STRIGIL_DATA_DIR=$(DEMO_DIR)/strigil-data $(BIN)/strigil import $(DEMO_DIR)/session.csv --patient P-001
+	@echo
+	@echo "== 3. two virtual tools stream over (simulated) BLE through the real ingester"
+	$(BIN)/strigil ingest --virtual 2 --output '$(DEMO_DIR)/live-{serial}.csv' --duration-s 8 --minutes 2
+	$(BIN)/strigil analyze $(DEMO_DIR)/live-VT-0001.csv
 	@echo
 	@echo "Per-stroke JSON: $(BIN)/strigil analyze $(DEMO_DIR)/session.csv --json"
 

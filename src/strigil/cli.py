@@ -57,7 +57,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     peaks = [st.peak_force_n for st in analysis.strokes]
     name = Path(args.file).name
     lines = [
-        f"{name}: {s.stroke_count} strokes in {s.bout_count} bouts",
+        f"{name}: {s.stroke_count} stroke{'' if s.stroke_count == 1 else 's'} in "
+        f"{s.bout_count} bout{'' if s.bout_count == 1 else 's'}",
         f"  session duration   {s.session_duration_s / 60:.1f} min",
         f"  treatment time     {s.treatment_time_s:.1f} s ({s.treatment_time_s / 60:.1f} min)",
         f"  stroke rate        {_fmt(s.stroke_rate_per_min, '/min')}",
@@ -69,7 +70,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         f"  handle tilt        {_fmt(s.mean_tilt_deg, '°')} (mean)",
         f"  total impulse      {s.total_impulse_ns:.1f} N·s",
         f"  lost samples       {s.lost_samples}"
-        + (f", {s.incomplete_strokes} strokes cut by gaps" if s.incomplete_strokes else ""),
+        + (
+            f", {s.incomplete_strokes} stroke(s) cut off by a gap or the recording's ends"
+            if s.incomplete_strokes
+            else ""
+        ),
     ]
     f_lo, f_hi = targets.force_band_n
     r_lo, r_hi = targets.rate_band_per_min
