@@ -334,6 +334,102 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_or_exit(command: str) -> Any:
+    from pydantic import ValidationError
+
+    from strigil.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        print(f"strigil {command}: bad setting: {problems}", file=sys.stderr)
+        return None
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from strigil.api.app import create_app
+    from strigil.config import ConfigError
+
+    settings = _settings_or_exit("serve")
+    if settings is None:
+        return EXIT_BAD_INPUT
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        print(f"strigil serve: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    uvicorn.run(app, host=settings.bind_host, port=settings.bind_port, log_level="info")
+    return 0
+
+
+def _new_password(prompt: str) -> str:
+    import getpass
+    import os
+
+    return os.environ.get("STRIGIL_NEW_PASSWORD") or getpass.getpass(prompt)
+
+
+def _cmd_admin(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from strigil.store.clinics import create_clinic, create_user
+    from strigil.store.database import open_database
+    from strigil.store.models import Clinic, Role, User
+    from strigil.store.passwords import WeakPasswordError, hash_password
+
+    settings = _settings_or_exit("admin")
+    if settings is None:
+        return EXIT_BAD_INPUT
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    factory = open_database(settings.metadata_url)
+    with factory() as db:
+        try:
+            if args.action == "create-clinic":
+                if db.scalars(select(Clinic).where(Clinic.name == args.name)).first():
+                    print(f"strigil admin: clinic {args.name!r} exists", file=sys.stderr)
+                    return EXIT_BAD_INPUT
+                clinic = create_clinic(db, args.name)
+                db.commit()
+                print(f"clinic {clinic.name} ({clinic.id}) with the default protocol")
+            elif args.action == "create-user":
+                found = db.scalars(select(Clinic).where(Clinic.name == args.clinic)).first()
+                if found is None:
+                    print(
+                        f"strigil admin: no clinic {args.clinic!r}: create-clinic first",
+                        file=sys.stderr,
+                    )
+                    return EXIT_BAD_INPUT
+                if db.scalars(select(User).where(User.username == args.username)).first():
+                    print(f"strigil admin: user {args.username!r} exists", file=sys.stderr)
+                    return EXIT_BAD_INPUT
+                user = create_user(
+                    db,
+                    found,
+                    args.username,
+                    Role(args.role),
+                    _new_password(f"password for {args.username}: "),
+                )
+                db.commit()
+                print(f"user {user.username} ({user.role.value}) in {found.name}")
+            else:  # reset-password
+                person = db.scalars(select(User).where(User.username == args.username)).first()
+                if person is None:
+                    print(f"strigil admin: no user {args.username!r}", file=sys.stderr)
+                    return EXIT_BAD_INPUT
+                person.password_hash = hash_password(
+                    _new_password(f"new password for {args.username}: ")
+                )
+                db.commit()
+                print(f"password of {person.username} changed")
+        except WeakPasswordError as exc:
+            print(f"strigil admin: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from strigil import __version__
 
@@ -369,6 +465,23 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--patient", help="pseudonymous patient code (never a name)")
     imp.add_argument("--clinic", help="clinic name (needed when there are several)")
     imp.set_defaults(func=_cmd_import)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (settings from STRIGIL_*)")
+    serve.set_defaults(func=_cmd_serve)
+
+    admin = sub.add_parser("admin", help="clinics and accounts")
+    actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    cc = actions.add_parser("create-clinic", help="a clinic with its default protocol")
+    cc.add_argument("name")
+    cu = actions.add_parser(
+        "create-user", help="a person (password asked, or STRIGIL_NEW_PASSWORD)"
+    )
+    cu.add_argument("--clinic", required=True)
+    cu.add_argument("--username", required=True)
+    cu.add_argument("--role", required=True, choices=["admin", "therapist", "researcher"])
+    rp = actions.add_parser("reset-password", help="set a new password")
+    rp.add_argument("--username", required=True)
+    admin.set_defaults(func=_cmd_admin)
 
     def tool_behaviour(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("--minutes", type=float, default=45.0, help="simulated session, min")

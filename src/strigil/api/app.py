@@ -1,0 +1,35 @@
+"""The FastAPI application (``strigil serve``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from strigil import __version__
+from strigil.api.routes import auth, users
+from strigil.api.security import LoginLimiter
+from strigil.config import Settings
+from strigil.store.database import open_database
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app for these settings. Raises ConfigError at once for a missing or weak secret."""
+    settings.signing_key()  # fail at start, naming the setting, not at the first login
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        app.state.sessionmaker = open_database(settings.metadata_url)
+        yield
+        app.state.sessionmaker.kw["bind"].dispose()
+
+    app = FastAPI(title="strigil", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(auth.router)
+    api.include_router(users.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,99 @@
+"""Logging in and out."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from strigil.api.deps import CurrentUser, SessionDep, SettingsDep
+from strigil.api.security import CSRF_COOKIE, SESSION_COOKIE, create_access_token
+from strigil.store.clinics import audit
+from strigil.store.models import User
+from strigil.store.passwords import verify_password
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=100, examples=["dana"])
+    password: str = Field(min_length=1, max_length=1000, examples=["correct horse battery"])
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in_s: int
+    role: str
+    csrf_token: str
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/login", response_model=TokenResponse)
+def login(
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> TokenResponse:
+    """A short-lived token, as JSON (bearer use) and as an HttpOnly cookie (dashboards)."""
+    limiter = request.app.state.login_limiter
+    client = _client(request)
+    wait = limiter.retry_after_s(body.username, client)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many failed logins: try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    user = db.scalars(select(User).where(User.username == body.username)).first()
+    if user is None or not user.active or not verify_password(user.password_hash, body.password):
+        limiter.failed(body.username, client)
+        audit(
+            db,
+            "login_failed",
+            clinic_id=None if user is None else user.clinic_id,
+            user_id=None if user is None else user.id,
+            detail={"username": body.username, "client": client},
+        )
+        db.commit()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
+    limiter.succeeded(body.username, client)
+    csrf = secrets.token_urlsafe(24)
+    token, expires = create_access_token(
+        user_id=user.id,
+        clinic_id=user.clinic_id,
+        role=user.role,
+        csrf=csrf,
+        key=settings.signing_key(),
+        minutes=settings.token_minutes,
+    )
+    audit(db, "login", clinic_id=user.clinic_id, user_id=user.id, detail={"client": client})
+    db.commit()
+    max_age = int(expires - time.time())
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=secure, samesite="strict"
+    )
+    response.set_cookie(
+        CSRF_COOKIE, csrf, max_age=max_age, httponly=False, secure=secure, samesite="strict"
+    )
+    return TokenResponse(
+        access_token=token, expires_in_s=max_age, role=user.role.value, csrf_token=csrf
+    )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(user: CurrentUser, response: Response) -> Response:
+    """Forget the cookies (tokens expire by themselves)."""
+    response.status_code = status.HTTP_204_NO_CONTENT
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+    return response

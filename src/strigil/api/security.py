@@ -1,0 +1,104 @@
+"""Access tokens (signed JWT, HS256, short-lived) and the login limiter."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import jwt
+
+from strigil.store.models import Role
+
+ALGORITHM = "HS256"
+SESSION_COOKIE = "strigil_session"
+CSRF_COOKIE = "strigil_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class InvalidTokenError(Exception):
+    """A token that is missing, expired, forged or not an access token."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: str
+    clinic_id: str
+    role: Role
+    expires_at: float
+    csrf: str
+
+
+def create_access_token(
+    *,
+    user_id: str,
+    clinic_id: str,
+    role: Role,
+    csrf: str,
+    key: str,
+    minutes: float,
+    now: float | None = None,
+) -> tuple[str, float]:
+    """A signed token and its expiry (epoch s). ``csrf`` binds cookie use to the CSRF cookie."""
+    issued = time.time() if now is None else now
+    expires = issued + minutes * 60
+    claims = {
+        "sub": user_id,
+        "clinic": clinic_id,
+        "role": role.value,
+        "csrf": csrf,
+        "typ": "access",
+        "iat": int(issued),
+        "exp": int(expires),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM), expires
+
+
+def decode_access_token(token: str, *, key: str) -> TokenClaims:
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "typ"]}
+        )
+        if claims.get("typ") != "access":
+            raise InvalidTokenError("not an access token")
+        return TokenClaims(
+            user_id=str(claims["sub"]),
+            clinic_id=str(claims["clinic"]),
+            role=Role(claims["role"]),
+            expires_at=float(claims["exp"]),
+            csrf=str(claims["csrf"]),
+        )
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise InvalidTokenError(str(exc)) from exc
+
+
+class LoginLimiter:
+    """At most ``per_minute`` failed logins per (username, client) in any 60 s; memory-bounded."""
+
+    def __init__(self, per_minute: int, *, max_keys: int = 100_000) -> None:
+        self.per_minute = per_minute
+        self.max_keys = max_keys
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        window = self._failures.setdefault(key, deque())
+        while window and now - window[0] >= 60.0:
+            window.popleft()
+        return window
+
+    def retry_after_s(self, username: str, client: str, *, now: float | None = None) -> float:
+        """0 when a login may be tried now, else seconds until one may."""
+        t = time.monotonic() if now is None else now
+        window = self._recent((username.lower(), client), t)
+        if len(window) < self.per_minute:
+            return 0.0
+        return 60.0 - (t - window[0])
+
+    def failed(self, username: str, client: str, *, now: float | None = None) -> None:
+        t = time.monotonic() if now is None else now
+        if len(self._failures) >= self.max_keys:
+            self._failures.clear()  # under a flood, forget old windows rather than grow
+        self._recent((username.lower(), client), t).append(t)
+
+    def succeeded(self, username: str, client: str) -> None:
+        self._failures.pop((username.lower(), client), None)

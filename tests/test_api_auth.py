@@ -1,0 +1,216 @@
+"""Logging in, tokens, cookies with CSRF, rate limiting, roles — and refusing weak secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from strigil.api.app import create_app
+from strigil.api.deps import require_roles
+from strigil.api.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, create_access_token
+from strigil.config import ConfigError, Settings
+from strigil.store.clinics import create_clinic, create_user
+from strigil.store.database import open_database
+from strigil.store.models import AuditEvent, Role, User
+
+KEY = "k3y-for-tests-" + "x9Qz" * 8
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings(data_dir=tmp_path, secret_key=KEY, login_attempts_per_minute=3)
+    factory = open_database(s.metadata_url)
+    with factory() as db:
+        north = create_clinic(db, "North")
+        south = create_clinic(db, "South")
+        create_user(db, north, "dana", Role.THERAPIST, PASSWORD)
+        create_user(db, north, "ada", Role.ADMIN, PASSWORD)
+        create_user(db, south, "sam", Role.RESEARCHER, PASSWORD)
+        db.commit()
+    return s
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings)
+
+    @app.get("/api/v1/_admin_only", dependencies=[require_roles(Role.ADMIN)])
+    def admin_only() -> dict[str, bool]:
+        return {"ok": True}
+
+    with TestClient(app) as c:
+        yield c
+
+
+def login(client: TestClient, username: str = "dana", password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def test_login_gives_a_token_that_says_who_is_asking(client: TestClient) -> None:
+    r = login(client)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["role"] == "therapist"
+    assert 0 < body["expires_in_s"] <= 30 * 60
+    me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200
+    assert me.json()["username"] == "dana"
+
+
+def test_everything_needs_a_login(client: TestClient) -> None:
+    r = client.get("/api/v1/users/me")
+    assert r.status_code == 401
+    assert "log in first" in r.json()["detail"]
+    assert client.post("/api/v1/auth/logout").status_code == 401
+
+
+def test_wrong_password_is_refused_and_audited(client: TestClient, settings: Settings) -> None:
+    r = login(client, password="wrong horse battery")
+    assert r.status_code == 401
+    assert r.json()["detail"] == "wrong username or password"
+    assert login(client, username="nobody").status_code == 401  # same answer: no user probing
+    with open_database(settings.metadata_url)() as db:
+        actions = [e.action for e in db.scalars(select(AuditEvent))]
+    assert actions.count("login_failed") == 2
+
+
+def test_login_brute_force_is_slowed_down(client: TestClient) -> None:
+    for _ in range(3):
+        assert login(client, password="guess guess guess").status_code == 401
+    r = login(client)  # even the right password waits now
+    assert r.status_code == 429
+    assert int(r.headers["Retry-After"]) > 0
+    assert login(client, username="ada").status_code == 200  # other accounts unaffected
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-token",
+        jwt.encode(
+            {"sub": "x", "typ": "access", "exp": 9999999999}, "other-key" * 5, algorithm="HS256"
+        ),
+    ],
+)
+def test_forged_tokens_are_refused(client: TestClient, token: str) -> None:
+    r = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+
+
+def test_expired_and_escalated_tokens_are_refused(client: TestClient, settings: Settings) -> None:
+    with open_database(settings.metadata_url)() as db:
+        dana = db.scalars(select(User).where(User.username == "dana")).one()
+    old, _ = create_access_token(
+        user_id=dana.id,
+        clinic_id=dana.clinic_id,
+        role=dana.role,
+        csrf="c",
+        key=KEY,
+        minutes=1,
+        now=0,
+    )
+    assert (
+        client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {old}"}).status_code
+        == 401
+    )
+    claims = jwt.decode(login(client).json()["access_token"], options={"verify_signature": False})
+    claims["role"] = "admin"  # editing the role breaks the signature
+    forged = jwt.encode(claims, "wrong" * 8, algorithm="HS256")
+    assert (
+        client.get("/api/v1/_admin_only", headers={"Authorization": f"Bearer {forged}"}).status_code
+        == 401
+    )
+
+
+def test_roles_limit_what_each_person_may_do(client: TestClient) -> None:
+    dana = login(client).json()["access_token"]
+    ada = login(client, username="ada").json()["access_token"]
+    assert (
+        client.get("/api/v1/_admin_only", headers={"Authorization": f"Bearer {dana}"}).status_code
+        == 403
+    )
+    assert (
+        client.get("/api/v1/_admin_only", headers={"Authorization": f"Bearer {ada}"}).status_code
+        == 200
+    )
+
+
+def test_cookie_login_needs_the_csrf_header_for_writes(client: TestClient) -> None:
+    r = login(client)
+    assert SESSION_COOKIE in r.cookies
+    assert "httponly" in r.headers.get("set-cookie", "").lower()
+    assert client.get("/api/v1/users/me").status_code == 200  # reads by cookie
+    refused = client.post("/api/v1/auth/logout")  # a write by cookie without the header
+    assert refused.status_code == 403
+    assert CSRF_HEADER in refused.json()["detail"]
+    csrf = client.cookies.get(CSRF_COOKIE)
+    assert client.post("/api/v1/auth/logout", headers={CSRF_HEADER: csrf}).status_code == 204
+
+
+def test_deactivated_users_lose_access_at_once(client: TestClient, settings: Settings) -> None:
+    token = login(client).json()["access_token"]
+    with open_database(settings.metadata_url)() as db:
+        db.scalars(select(User).where(User.username == "dana")).one().active = False
+        db.commit()
+    assert (
+        client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
+
+
+@pytest.mark.parametrize("key", [None, "change-me", "short", "a" * 40])
+def test_weak_or_missing_secrets_stop_the_start(tmp_path: Path, key: str | None) -> None:
+    with pytest.raises(ConfigError, match="STRIGIL_SECRET_KEY"):
+        create_app(Settings(data_dir=tmp_path, secret_key=key))
+    create_app(Settings(data_dir=tmp_path, demo=True))  # the demo makes a random one
+
+
+def test_serve_names_the_missing_secret(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIGIL_")}
+    env["STRIGIL_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "strigil.cli", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert "STRIGIL_SECRET_KEY is not set" in done.stderr
+
+
+def test_admin_cli_creates_clinic_and_user_who_can_log_in(tmp_path: Path) -> None:
+    env = {**os.environ, "STRIGIL_DATA_DIR": str(tmp_path), "STRIGIL_NEW_PASSWORD": PASSWORD}
+
+    def admin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "strigil.cli", "admin", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    assert admin("create-clinic", "East").returncode == 0
+    assert (
+        admin("create-user", "--clinic", "East", "--username", "eve", "--role", "admin").returncode
+        == 0
+    )
+    again = admin("create-user", "--clinic", "East", "--username", "eve", "--role", "admin")
+    assert again.returncode == 2
+    assert "exists" in again.stderr
+    missing = admin("create-user", "--clinic", "West", "--username", "x", "--role", "admin")
+    assert "create-clinic first" in missing.stderr
+    app: FastAPI = create_app(Settings(data_dir=tmp_path, secret_key=KEY))
+    with TestClient(app) as c:
+        assert login(c, username="eve").status_code == 200
