@@ -414,6 +414,31 @@ def _cmd_admin(args: argparse.Namespace) -> int:
                 )
                 db.commit()
                 print(f"user {user.username} ({user.role.value}) in {found.name}")
+            elif args.action == "create-token":
+                from strigil.store.api_tokens import create_api_token
+
+                owner = db.scalars(select(Clinic).where(Clinic.name == args.clinic)).first()
+                if owner is None:
+                    print(
+                        f"strigil admin: no clinic {args.clinic!r}: create-clinic first",
+                        file=sys.stderr,
+                    )
+                    return EXIT_BAD_INPUT
+                record, clear = create_api_token(db, owner, args.name)
+                db.commit()
+                print(
+                    f"API token {record.id} for {args.name!r} in {owner.name} "
+                    "(shown once; only a digest is kept):"
+                )
+                print(clear)
+            elif args.action == "revoke-token":
+                from strigil.store.api_tokens import revoke_api_token
+
+                if not revoke_api_token(db, args.id):
+                    print(f"strigil admin: no live token {args.id!r}", file=sys.stderr)
+                    return EXIT_BAD_INPUT
+                db.commit()
+                print(f"token {args.id} revoked")
             else:  # reset-password
                 person = db.scalars(select(User).where(User.username == args.username)).first()
                 if person is None:
@@ -481,6 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--role", required=True, choices=["admin", "therapist", "researcher"])
     rp = actions.add_parser("reset-password", help="set a new password")
     rp.add_argument("--username", required=True)
+    ct = actions.add_parser("create-token", help="an API token for an ingester (ingest only)")
+    ct.add_argument("--clinic", required=True)
+    ct.add_argument("--name", required=True, help="what it is for, e.g. 'room 2 ingester'")
+    rt = actions.add_parser("revoke-token", help="revoke an API token by its id")
+    rt.add_argument("id")
     admin.set_defaults(func=_cmd_admin)
 
     def tool_behaviour(cmd: argparse.ArgumentParser) -> None:

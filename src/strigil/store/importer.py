@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from strigil import ALGORITHM_VERSION
 from strigil.config import Settings
@@ -36,7 +36,12 @@ class ImportResult:
     started_at: dt.datetime
 
 
-def _clinic(db: Session, name: str | None) -> Clinic:
+def _clinic(db: Session, name: str | None, clinic_id: str | None = None) -> Clinic:
+    if clinic_id is not None:
+        by_id = db.get(Clinic, clinic_id)
+        if by_id is None:
+            raise RecordingImportError(f"no clinic with id {clinic_id}")
+        return by_id
     if name is not None:
         found = db.scalars(select(Clinic).where(Clinic.name == name)).first()
         return found if found is not None else create_clinic(db, name)
@@ -71,7 +76,9 @@ def import_recording(
     tool_serial: str | None = None,
     patient_code: str | None = None,
     clinic_name: str | None = None,
+    clinic_id: str | None = None,
     progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
+    database: sessionmaker[Session] | None = None,
 ) -> ImportResult:
     """Read, analyse and store one session file in the configured stores.
 
@@ -100,9 +107,9 @@ def import_recording(
     start_ns = int(started.timestamp() * 1e9) - round(float(rec.t_s[0]) * 1e9)
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    factory = open_database(settings.metadata_url)
+    factory = database if database is not None else open_database(settings.metadata_url)
     with factory() as db:
-        clinic = _clinic(db, clinic_name)
+        clinic = _clinic(db, clinic_name, clinic_id)
         tool = db.scalars(
             select(Tool).where(Tool.clinic_id == clinic.id, Tool.serial == serial)
         ).first()
