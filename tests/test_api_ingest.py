@@ -110,3 +110,62 @@ def test_bad_recordings_get_422_naming_the_line(setup) -> None:  # type: ignore[
     assert r.status_code == 422
     assert "the uploaded file, line 3: force_n is not a number" in r.json()["detail"]
     assert upload(client, tokens["north"], b"").status_code == 422
+
+
+def test_strigil_serve_runs_the_api_for_real(tmp_path: Path, recording: bytes) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from servers import free_port
+
+    settings = Settings(data_dir=tmp_path, secret_key=KEY)
+    with open_database(settings.metadata_url)() as db:
+        clinic = create_clinic(db, "North")
+        create_user(db, clinic, "dana", "therapist", "correct horse battery")  # type: ignore[arg-type]
+        _, token = create_api_token(db, clinic, "room 1")
+        db.commit()
+    port = free_port()
+    env = {
+        **os.environ,
+        "STRIGIL_DATA_DIR": str(tmp_path),
+        "STRIGIL_SECRET_KEY": KEY,
+        "STRIGIL_BIND_PORT": str(port),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "strigil.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                login = httpx.post(
+                    f"{base}/auth/login",
+                    json={"username": "dana", "password": "correct horse battery"},
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "strigil serve did not come up"
+                time.sleep(0.2)
+        assert login.status_code == 200
+        me = httpx.get(
+            f"{base}/users/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+        )
+        assert me.json()["username"] == "dana"
+        up = httpx.post(
+            f"{base}/ingest/recordings",
+            content=recording,
+            timeout=60,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+        )
+        assert up.status_code == 201, up.text
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
