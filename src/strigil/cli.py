@@ -25,25 +25,17 @@ def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from strigil.sessionfile import SessionFileError, read_session_csv
-    from strigil.signal.analyzer import SignalInputError, analyze_arrays
+    from strigil.signal.analyzer import SignalInputError
     from strigil.signal.scoring import ProtocolTargets, score_session
 
     try:
         rec = read_session_csv(args.file, with_gyro=False)
-        if rec.t_s.size < 2:
-            raise SessionFileError(args.file, None, "needs at least two samples")
-        area = args.contact_area_mm2 or rec.metadata_float("contact_area_mm2")
-        limit = rec.metadata_float("force_limit_n")
-        analysis = analyze_arrays(
-            rec.t_s,
-            rec.force_n,
-            rec.acc_g,
-            rate_hz=rec.metadata_float("rate_hz"),
-            contact_area_mm2=area,
-            force_limit_n=limit,
-        )
-    except (SessionFileError, SignalInputError) as exc:
+        analysis = rec.analyze(contact_area_mm2=args.contact_area_mm2)
+    except SessionFileError as exc:
         print(f"strigil analyze: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SignalInputError as exc:
+        print(f"strigil analyze: {args.file}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     targets = ProtocolTargets()
     score = score_session(analysis.strokes, analysis.summary, targets)
@@ -386,6 +378,13 @@ def _cmd_admin(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     factory = open_database(settings.metadata_url)
     with factory() as db:
+
+        def clinic_named(name: str) -> Clinic | None:
+            found = db.scalars(select(Clinic).where(Clinic.name == name)).first()
+            if found is None:
+                print(f"strigil admin: no clinic {name!r}: create-clinic first", file=sys.stderr)
+            return found
+
         try:
             if args.action == "create-clinic":
                 if db.scalars(select(Clinic).where(Clinic.name == args.name)).first():
@@ -395,12 +394,8 @@ def _cmd_admin(args: argparse.Namespace) -> int:
                 db.commit()
                 print(f"clinic {clinic.name} ({clinic.id}) with the default protocol")
             elif args.action == "create-user":
-                found = db.scalars(select(Clinic).where(Clinic.name == args.clinic)).first()
+                found = clinic_named(args.clinic)
                 if found is None:
-                    print(
-                        f"strigil admin: no clinic {args.clinic!r}: create-clinic first",
-                        file=sys.stderr,
-                    )
                     return EXIT_BAD_INPUT
                 if db.scalars(select(User).where(User.username == args.username)).first():
                     print(f"strigil admin: user {args.username!r} exists", file=sys.stderr)
@@ -417,12 +412,8 @@ def _cmd_admin(args: argparse.Namespace) -> int:
             elif args.action == "create-token":
                 from strigil.store.api_tokens import create_api_token
 
-                owner = db.scalars(select(Clinic).where(Clinic.name == args.clinic)).first()
+                owner = clinic_named(args.clinic)
                 if owner is None:
-                    print(
-                        f"strigil admin: no clinic {args.clinic!r}: create-clinic first",
-                        file=sys.stderr,
-                    )
                     return EXIT_BAD_INPUT
                 record, clear = create_api_token(db, owner, args.name)
                 db.commit()

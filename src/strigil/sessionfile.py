@@ -16,10 +16,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from strigil.signal.analyzer import Analysis
 
 COLUMNS: Final = (
     "t_s",
@@ -55,6 +58,22 @@ class SessionRecording:
     acc_g: NDArray[np.float64]
     gyr_dps: NDArray[np.float64] | None
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def analyze(self, *, contact_area_mm2: float | None = None) -> Analysis:
+        """Stroke analysis using the file's metadata: ``rate_hz``, ``contact_area_mm2`` (unless
+        given) and ``force_limit_n``."""
+        from strigil.signal.analyzer import SignalInputError, analyze_arrays
+
+        if self.t_s.size < 2:
+            raise SignalInputError("a recording needs at least two samples")
+        return analyze_arrays(
+            self.t_s,
+            self.force_n,
+            self.acc_g,
+            rate_hz=self.metadata_float("rate_hz"),
+            contact_area_mm2=contact_area_mm2 or self.metadata_float("contact_area_mm2"),
+            force_limit_n=self.metadata_float("force_limit_n"),
+        )
 
     def metadata_float(self, key: str) -> float | None:
         """A numeric metadata value, or None when absent or not a finite number."""

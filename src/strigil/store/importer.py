@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from strigil import ALGORITHM_VERSION
 from strigil.config import Settings
 from strigil.sessionfile import read_session_csv
-from strigil.signal.analyzer import analyze_arrays
 from strigil.signal.scoring import score_session
 from strigil.store import open_timeseries
 from strigil.store.clinics import create_clinic, default_protocol_of, protocol_targets
@@ -95,14 +94,7 @@ def import_recording(
     except ValueError as exc:
         raise RecordingImportError(str(exc)) from exc
     area = rec.metadata_float("contact_area_mm2")
-    analysis = analyze_arrays(
-        rec.t_s,
-        rec.force_n,
-        rec.acc_g,
-        rate_hz=rec.metadata_float("rate_hz"),
-        contact_area_mm2=area,
-        force_limit_n=rec.metadata_float("force_limit_n"),
-    )
+    analysis = rec.analyze()
     started = _started_at(p, rec.metadata, analysis.summary.session_duration_s)
     start_ns = int(started.timestamp() * 1e9) - round(float(rec.t_s[0]) * 1e9)
 

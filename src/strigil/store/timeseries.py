@@ -25,17 +25,11 @@ from typing import Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from strigil.sessionfile import COLUMNS
 from strigil.signal.strokes import Stroke
 
-SAMPLE_FIELDS: Final = (
-    "force_n",
-    "acc_x_g",
-    "acc_y_g",
-    "acc_z_g",
-    "gyr_x_dps",
-    "gyr_y_dps",
-    "gyr_z_dps",
-)
+SAMPLE_FIELDS: Final = COLUMNS[1:]
+"""Field names of a sample: the CSV's columns after ``t_s``."""
 STROKE_FIELDS: Final = (
     "start_s",
     "end_s",
