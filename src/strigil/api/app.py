@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from strigil import __version__
-from strigil.api.routes import auth, ingest, users
+from strigil.api.routes import auth, ingest, protocols, tools, users
 from strigil.api.security import LoginLimiter
 from strigil.config import Settings
 from strigil.store.database import open_database
@@ -31,6 +31,8 @@ def create_app(settings: Settings) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     api.include_router(auth.router)
     api.include_router(users.router)
+    api.include_router(tools.router)
+    api.include_router(protocols.router)
     api.include_router(ingest.router)
     app.include_router(api)
     return app

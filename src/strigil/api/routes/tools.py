@@ -1,0 +1,117 @@
+"""Tools of a clinic, with their calibration records. Admins manage; therapists and researchers
+read (a session names its tool, and a researcher needs its calibration)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.store.models import Calibration, Role, Tool
+from strigil.store.timeseries import check_id
+
+router = APIRouter(prefix="/tools", tags=["tools"])
+ADMIN = require_roles(Role.ADMIN)
+
+
+class CalibrationIn(BaseModel):
+    calibrated_at: dt.datetime = Field(examples=["2026-11-01T09:00:00Z"])
+    force_gain: float = Field(gt=0, examples=[1.012])
+    force_offset_n: float = Field(ge=-50, le=50, examples=[-0.03])
+    reference: str | None = Field(
+        default=None, max_length=2000, examples=["5 kg reference mass, 3 repeats"]
+    )
+
+
+class CalibrationOut(CalibrationIn):
+    id: str
+
+
+class ToolIn(BaseModel):
+    serial: str = Field(min_length=1, max_length=64, examples=["IASTM-0042"])
+    model: str | None = Field(default=None, max_length=100, examples=["S1"])
+    firmware: str | None = Field(default=None, max_length=50, examples=["1.2.0"])
+    contact_area_mm2: float | None = Field(default=None, gt=0, le=10_000, examples=[60.0])
+
+
+class ToolOut(ToolIn):
+    id: str
+    calibrations: list[CalibrationOut]
+
+
+def _out(tool: Tool) -> ToolOut:
+    return ToolOut(
+        id=tool.id,
+        serial=tool.serial,
+        model=tool.model,
+        firmware=tool.firmware,
+        contact_area_mm2=tool.contact_area_mm2,
+        calibrations=[
+            CalibrationOut(
+                id=c.id,
+                calibrated_at=c.calibrated_at,
+                force_gain=c.force_gain,
+                force_offset_n=c.force_offset_n,
+                reference=c.reference,
+            )
+            for c in tool.calibrations
+        ],
+    )
+
+
+def _own_tool(db: SessionDep, user: CurrentUser, tool_id: str) -> Tool:
+    tool = db.get(Tool, tool_id)
+    if tool is None or tool.clinic_id != user.clinic_id:  # another clinic's ids do not exist
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no tool {tool_id}")
+    return tool
+
+
+@router.get("", response_model=list[ToolOut])
+def list_tools(db: SessionDep, user: CurrentUser) -> list[ToolOut]:
+    tools = db.scalars(
+        select(Tool).where(Tool.clinic_id == user.clinic_id).order_by(Tool.serial)
+    ).all()
+    return [_out(t) for t in tools]
+
+
+@router.get("/{tool_id}", response_model=ToolOut)
+def get_tool(tool_id: str, db: SessionDep, user: CurrentUser) -> ToolOut:
+    return _out(_own_tool(db, user, tool_id))
+
+
+@router.post("", response_model=ToolOut, status_code=status.HTTP_201_CREATED, dependencies=[ADMIN])
+def create_tool(body: ToolIn, db: SessionDep, user: CurrentUser) -> ToolOut:
+    try:
+        check_id("tool serial", body.serial)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    exists = db.scalars(
+        select(Tool).where(Tool.clinic_id == user.clinic_id, Tool.serial == body.serial)
+    ).first()
+    if exists is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail=f"tool {body.serial!r} is already registered"
+        )
+    tool = Tool(clinic_id=user.clinic_id, **body.model_dump())
+    db.add(tool)
+    db.commit()
+    return _out(tool)
+
+
+@router.post(
+    "/{tool_id}/calibrations",
+    response_model=ToolOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ADMIN],
+)
+def add_calibration(
+    tool_id: str, body: CalibrationIn, db: SessionDep, user: CurrentUser
+) -> ToolOut:
+    tool = _own_tool(db, user, tool_id)
+    tool.calibrations.append(Calibration(**body.model_dump()))
+    db.commit()
+    db.refresh(tool)
+    return _out(tool)
