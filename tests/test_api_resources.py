@@ -137,3 +137,67 @@ def test_resources_need_a_login(api) -> None:  # type: ignore[no-untyped-def]
     client, _ = api
     for path in ("/api/v1/tools", "/api/v1/protocols"):
         assert client.get(path).status_code == 401
+
+
+PATIENT = {
+    "code": "P-017",
+    "condition": "lateral epicondylalgia",
+    "body_area_notes": "right forearm",
+}
+
+
+def test_patients_by_role(api) -> None:  # type: ignore[no-untyped-def]
+    client, h = api
+    assert client.post("/api/v1/patients", json=PATIENT, headers=h["rita"]).status_code == 403
+    mine = client.post("/api/v1/patients", json=PATIENT, headers=h["dana"]).json()
+    other = client.post("/api/v1/patients", json={"code": "P-018"}, headers=h["ada"]).json()
+    # the therapist sees the patient she registered, not the admin's
+    assert [p["code"] for p in client.get("/api/v1/patients", headers=h["dana"]).json()] == [
+        "P-017"
+    ]
+    assert client.get(f"/api/v1/patients/{other['id']}", headers=h["dana"]).status_code == 404
+    # the admin sees the clinic's
+    assert len(client.get("/api/v1/patients", headers=h["ada"]).json()) == 2
+    # the researcher sees pseudonymous codes, never the free text
+    research = client.get(f"/api/v1/patients/{mine['id']}", headers=h["rita"]).json()
+    assert research == {"id": mine["id"], "code": "P-017"}
+    # another clinic sees nothing
+    assert client.get("/api/v1/patients", headers=h["sol"]).json() == []
+    assert client.get(f"/api/v1/patients/{mine['id']}", headers=h["sol"]).status_code == 404
+
+
+@pytest.mark.parametrize("code", ["Jane Doe", "", "x" * 65, "-leading"])
+def test_patient_codes_are_codes_not_names(api, code: str) -> None:  # type: ignore[no-untyped-def]
+    client, h = api
+    r = client.post("/api/v1/patients", json={"code": code}, headers=h["dana"])
+    assert r.status_code == 422
+    assert "code" in r.text
+
+
+def test_a_therapist_also_sees_patients_she_treated(api) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from strigil.store.models import SessionStatus, TreatmentSession, User
+
+    client, h = api
+    other = client.post("/api/v1/patients", json={"code": "P-018"}, headers=h["ada"]).json()
+    assert client.get(f"/api/v1/patients/{other['id']}", headers=h["dana"]).status_code == 404
+    settings = client.app.state.settings
+    with open_database(settings.metadata_url)() as db:
+        dana = db.scalars(select(User).where(User.username == "dana")).one()
+        db.add(
+            TreatmentSession(
+                clinic_id=dana.clinic_id,
+                therapist_id=dana.id,
+                patient_id=other["id"],
+                started_at=dt.datetime.now(dt.UTC),
+                status=SessionStatus.STOPPED,
+                algorithm_version="test",
+            )
+        )
+        db.commit()
+    r = client.get(f"/api/v1/patients/{other['id']}", headers=h["dana"])
+    assert r.status_code == 200
+    assert r.json()["code"] == "P-018"

@@ -131,6 +131,9 @@ class Patient(Base):
     code: Mapped[str] = mapped_column(String(64))
     condition: Mapped[str | None] = mapped_column(Text)
     body_area_notes: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[str | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL", name="fk_patient_created_by")
+    )
 
 
 class Protocol(Base):
