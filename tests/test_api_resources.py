@@ -201,3 +201,43 @@ def test_a_therapist_also_sees_patients_she_treated(api) -> None:  # type: ignor
     r = client.get(f"/api/v1/patients/{other['id']}", headers=h["dana"])
     assert r.status_code == 200
     assert r.json()["code"] == "P-018"
+
+
+def test_admins_manage_staff_and_nobody_else_does(api) -> None:  # type: ignore[no-untyped-def]
+    client, h = api
+    new = {"username": "theo", "role": "therapist", "password": "another long password"}
+    for who in ("dana", "rita"):
+        assert client.get("/api/v1/users", headers=h[who]).status_code == 403
+        assert client.post("/api/v1/users", json=new, headers=h[who]).status_code == 403
+    r = client.post("/api/v1/users", json=new, headers=h["ada"])
+    assert r.status_code == 201
+    theo = r.json()
+    names = [u["username"] for u in client.get("/api/v1/users", headers=h["ada"]).json()]
+    assert names == ["ada", "dana", "rita", "theo"]  # North only
+    assert client.post("/api/v1/users", json=new, headers=h["ada"]).status_code == 409
+    weak = client.post(
+        "/api/v1/users", json={**new, "username": "t2", "password": "short"}, headers=h["ada"]
+    )
+    assert weak.status_code == 422
+    assert "at least 10" in weak.text
+    # deactivation takes effect at once, and only within the clinic
+    assert (
+        client.patch(
+            f"/api/v1/users/{theo['id']}", json={"active": False}, headers=h["sol"]
+        ).status_code
+        == 404
+    )
+    off = client.patch(f"/api/v1/users/{theo['id']}", json={"active": False}, headers=h["ada"])
+    assert off.json()["active"] is False
+    login = client.post(
+        "/api/v1/auth/login", json={"username": "theo", "password": "another long password"}
+    )
+    assert login.status_code == 401
+
+
+def test_an_admin_cannot_lock_themselves_out(api) -> None:  # type: ignore[no-untyped-def]
+    client, h = api
+    me = client.get("/api/v1/users/me", headers=h["ada"]).json()
+    for change in ({"active": False}, {"role": "therapist"}):
+        r = client.patch(f"/api/v1/users/{me['id']}", json=change, headers=h["ada"])
+        assert r.status_code == 409
