@@ -241,3 +241,16 @@ def test_an_admin_cannot_lock_themselves_out(api) -> None:  # type: ignore[no-un
     for change in ({"active": False}, {"role": "therapist"}):
         r = client.patch(f"/api/v1/users/{me['id']}", json=change, headers=h["ada"])
         assert r.status_code == 409
+
+
+def test_the_audit_log_is_the_admins_and_per_clinic(api) -> None:  # type: ignore[no-untyped-def]
+    client, h = api
+    client.post("/api/v1/auth/login", json={"username": "dana", "password": "wrong password!"})
+    for who in ("dana", "rita"):
+        assert client.get("/api/v1/audit", headers=h[who]).status_code == 403
+    north = client.get("/api/v1/audit", headers=h["ada"]).json()
+    assert north[0]["action"] == "login_failed"  # newest first
+    assert sum(e["action"] == "login" for e in north) == 3  # ada, dana, rita logged in
+    south = client.get("/api/v1/audit", headers=h["sol"]).json()
+    assert [e["action"] for e in south] == ["login"]  # sol's own login only
+    assert client.get("/api/v1/audit?limit=0", headers=h["ada"]).status_code == 422

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from strigil import __version__
-from strigil.api.routes import auth, ingest, patients, protocols, tools, users
+from strigil.api.routes import audit, auth, ingest, patients, protocols, tools, users
 from strigil.api.security import LoginLimiter
 from strigil.config import Settings
 from strigil.store.database import open_database
@@ -35,5 +35,6 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(protocols.router)
     api.include_router(patients.router)
     api.include_router(ingest.router)
+    api.include_router(audit.router)
     app.include_router(api)
     return app
