@@ -8,9 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from strigil import __version__
-from strigil.api.routes import audit, auth, ingest, patients, protocols, tools, users
+from strigil.api.live import LiveHub
+from strigil.api.routes import (
+    audit,
+    auth,
+    ingest,
+    patients,
+    protocols,
+    sessions,
+    tools,
+    users,
+)
 from strigil.api.security import LoginLimiter
 from strigil.config import Settings
+from strigil.store import open_timeseries
 from strigil.store.database import open_database
 
 
@@ -22,8 +33,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         app.state.sessionmaker = open_database(settings.metadata_url)
-        yield
-        app.state.sessionmaker.kw["bind"].dispose()
+        app.state.hub = LiveHub(lambda: open_timeseries(settings), app.state.sessionmaker)
+        await app.state.hub.start()
+        try:
+            yield
+        finally:
+            await app.state.hub.close()
+            app.state.sessionmaker.kw["bind"].dispose()
 
     app = FastAPI(title="strigil", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -34,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(tools.router)
     api.include_router(protocols.router)
     api.include_router(patients.router)
+    api.include_router(sessions.router)
     api.include_router(ingest.router)
     api.include_router(audit.router)
     app.include_router(api)

@@ -259,6 +259,17 @@ class DeviceClockUnwrapper:
         self._epoch = 0
         self._last: int | None = None
 
+    @classmethod
+    def resuming_at(cls, unwrapped_us: int) -> DeviceClockUnwrapper:
+        """An unwrapper that continues from an unwrapped time seen before (after a restart).
+
+        >>> DeviceClockUnwrapper.resuming_at(2**32 + 5).unwrap(9)
+        4294967305
+        """
+        unwrapper = cls()
+        unwrapper._epoch, unwrapper._last = divmod(unwrapped_us, DEVICE_CLOCK_MODULUS_US)
+        return unwrapper
+
     def unwrap(self, t_us: int) -> int:
         if not 0 <= t_us < DEVICE_CLOCK_MODULUS_US:
             raise ValueError(f"device time {t_us} µs is outside 0..2**32-1")

@@ -18,7 +18,7 @@ from strigil.store import open_timeseries
 from strigil.store.clinics import create_clinic, default_protocol_of, protocol_targets
 from strigil.store.database import open_database
 from strigil.store.models import Clinic, Patient, SessionStatus, Tool, TreatmentSession
-from strigil.store.timeseries import check_id
+from strigil.store.timeseries import TimeSeriesStore, check_id
 
 WRITE_CHUNK_SAMPLES = 50_000
 
@@ -78,11 +78,13 @@ def import_recording(
     clinic_id: str | None = None,
     progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
     database: sessionmaker[Session] | None = None,
+    on_store: Callable[[Callable[[TimeSeriesStore], None]], None] | None = None,
 ) -> ImportResult:
     """Read, analyse and store one session file in the configured stores.
 
     Raises SessionFileError for a bad file and RecordingImportError for a bad request,
-    before anything is stored.
+    before anything is stored. ``on_store`` runs each time-series operation (a process that
+    already owns a store passes its own runner; by default a store is opened here).
     """
     p = Path(path)
     rec = read_session_csv(p)
@@ -127,6 +129,9 @@ def import_recording(
             ended_at=started + dt.timedelta(seconds=analysis.summary.session_duration_s),
             status=SessionStatus.IMPORTED,
             lost_samples=analysis.summary.lost_samples,
+            samples=int(rec.t_s.size),
+            anchor_ns=start_ns,
+            rate_hz=None if (rate := rec.metadata_float("rate_hz")) is None else round(rate),
             algorithm_version=ALGORITHM_VERSION,
             notes=f"imported from {p.name}",
         )
@@ -136,21 +141,40 @@ def import_recording(
 
         t_ns = start_ns + (rec.t_s * 1e9).round().astype("int64")
         gyr = rec.gyr_dps if rec.gyr_dps is not None else rec.acc_g * 0.0
-        with open_timeseries(settings) as ts:
-            ts.begin_session(session.id, tool=serial, start_ns=start_ns)
-            starts: Iterable[int] = range(0, t_ns.shape[0], WRITE_CHUNK_SAMPLES)
-            if progress is not None:
-                starts = progress(starts)
-            for i in starts:
-                j = i + WRITE_CHUNK_SAMPLES
-                ts.write_samples(session.id, t_ns[i:j], rec.force_n[i:j], rec.acc_g[i:j], gyr[i:j])
-            ts.write_strokes(session.id, analysis.strokes)
-            summary = analysis.summary.to_json()
-            summary |= {
-                f"score_{k}": v for k, v in score.to_json().items() if not isinstance(v, list)
-            }
-            ts.write_summary(session.id, summary)
-            ts.rollup(session.id, end_ns=int(t_ns[-1]) + 1)
+        summary = analysis.summary.to_json()
+        summary |= {f"score_{k}": v for k, v in score.to_json().items() if not isinstance(v, list)}
+        sid = session.id
+
+        def begin(ts: TimeSeriesStore) -> None:
+            ts.begin_session(sid, tool=serial, start_ns=start_ns)
+
+        def chunk(i: int) -> Callable[[TimeSeriesStore], None]:
+            j = i + WRITE_CHUNK_SAMPLES
+
+            def write(ts: TimeSeriesStore) -> None:
+                ts.write_samples(sid, t_ns[i:j], rec.force_n[i:j], rec.acc_g[i:j], gyr[i:j])
+
+            return write
+
+        def finish(ts: TimeSeriesStore) -> None:
+            ts.write_strokes(sid, analysis.strokes)
+            ts.write_summary(sid, summary)
+            ts.rollup(sid, end_ns=int(t_ns[-1]) + 1)
             ts.flush()
+
+        starts: Iterable[int] = range(0, t_ns.shape[0], WRITE_CHUNK_SAMPLES)
+        if progress is not None:
+            starts = progress(starts)
+        if on_store is not None:  # e.g. the API's store thread, chunk by chunk
+            on_store(begin)
+            for i in starts:
+                on_store(chunk(i))
+            on_store(finish)
+        else:
+            with open_timeseries(settings) as ts:
+                begin(ts)
+                for i in starts:
+                    chunk(i)(ts)
+                finish(ts)
         db.commit()
         return ImportResult(session.id, int(t_ns.shape[0]), len(analysis.strokes), started)

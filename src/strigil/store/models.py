@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Enum,
@@ -187,6 +188,18 @@ class TreatmentSession(Base):
     """Device→host clock fit: offset and drift, with the fit's residual."""
     lost_frames: Mapped[int] = mapped_column(Integer, default=0)
     lost_samples: Mapped[int] = mapped_column(Integer, default=0)
+    malformed_frames: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_frames: Mapped[int] = mapped_column(Integer, default=0)
+    """Frames sent again (after an outage or a restart) and recognised: stored once."""
+    samples: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_hz: Mapped[int | None] = mapped_column(Integer)
+    anchor_ns: Mapped[int | None] = mapped_column(BigInteger)
+    """Wall-clock ns of the session's time zero (its first sample); stored times count from it."""
+    anchor_device_us: Mapped[int | None] = mapped_column(BigInteger)
+    """The tool's unwrapped clock (µs) at the session's time zero."""
+    device_hwm_us: Mapped[int | None] = mapped_column(BigInteger)
+    """Device time (unwrapped µs) of the last stored sample: frames at or before it are resent
+    duplicates. Committed only after the samples are durable."""
     algorithm_version: Mapped[str] = mapped_column(String(50))
     notes: Mapped[str | None] = mapped_column(Text)
     segments: Mapped[list[AreaSegment]] = relationship(

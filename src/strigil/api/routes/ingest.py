@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+import anyio.from_thread
+from fastapi import (
+    APIRouter,
+    Depends,
+    HTTPException,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+    status,
+)
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from strigil.api.deps import SessionDep, SettingsDep
+from strigil.api.live import LiveHub
+from strigil.ingest import protocol as p
+from strigil.ingest.wire import WireFormatError, decode_batch
 from strigil.sessionfile import SessionFileError
 from strigil.signal.analyzer import SignalInputError
 from strigil.store.api_tokens import find_api_token
 from strigil.store.importer import RecordingImportError, import_recording
-from strigil.store.models import ApiToken
+from strigil.store.models import ApiToken, Tool
+from strigil.store.timeseries import TimeSeriesStore, check_id
 
+_LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 MAX_UPLOAD_BYTES = 256 * 2**20
 
@@ -82,6 +104,11 @@ async def upload_recording(
                     detail=f"a recording may be at most {MAX_UPLOAD_BYTES // 2**20} MiB",
                 )
             fh.write(chunk)
+    hub: LiveHub = request.app.state.hub
+
+    def on_store(fn: Callable[[TimeSeriesStore], None]) -> None:  # from the worker thread
+        anyio.from_thread.run(hub.call, fn)
+
     try:
         result = await run_in_threadpool(
             import_recording,
@@ -90,6 +117,7 @@ async def upload_recording(
             patient_code=patient,
             clinic_id=token.clinic_id,
             database=request.app.state.sessionmaker,
+            on_store=on_store,
         )
     except (SessionFileError, SignalInputError, RecordingImportError) as exc:
         message = str(exc).replace(str(path), "the uploaded file")
@@ -99,3 +127,137 @@ async def upload_recording(
     return RecordingStored(
         session_id=result.session_id, samples=result.samples, strokes=result.strokes
     )
+
+
+# --- live ingest over a WebSocket ----------------------------------------------------------
+
+HELLO_TIMEOUT_S = 10.0
+MAX_BATCHES_IN_FLIGHT = 16
+CLOSE_POLICY = 1008
+CLOSE_BAD_DATA = 1007
+
+
+def _token_of(websocket: WebSocket) -> ApiToken | None:
+    header = websocket.headers.get("Authorization", "")
+    clear = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not clear:
+        return None
+    with websocket.app.state.sessionmaker() as db:
+        token = find_api_token(db, clear)
+        db.commit()
+        if token is not None:
+            db.expunge(token)
+        return token
+
+
+def _register_tool(websocket: WebSocket, clinic_id: str, config: p.ToolConfig) -> str:
+    """The tool's id in the clinic; a tool seen for the first time is registered."""
+    with websocket.app.state.sessionmaker() as db:
+        tool = db.scalars(
+            select(Tool).where(Tool.clinic_id == clinic_id, Tool.serial == config.serial)
+        ).first()
+        if tool is None:
+            tool = Tool(clinic_id=clinic_id, serial=config.serial)
+            db.add(tool)
+        tool.model, tool.firmware = config.model, config.firmware
+        if config.contact_area_mm2 is not None:
+            tool.contact_area_mm2 = config.contact_area_mm2
+        db.commit()
+        tool_id: str = tool.id
+        return tool_id
+
+
+def _parse_hello(text: str) -> p.ToolConfig:
+    try:
+        hello = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"hello is not JSON: {exc}") from None
+    if not isinstance(hello, dict) or hello.get("type") != "hello":
+        raise ValueError('the first message must be {"type": "hello", "config": {…}}')
+    config = p.parse_tool_config(json.dumps(hello.get("config")).encode())
+    check_id("tool serial", config.serial)
+    return config
+
+
+@router.websocket("/ws")
+async def ingest_stream(websocket: WebSocket) -> None:
+    """Live frames from an ingester (wire format in docs/ingest.md).
+
+    Authenticated by an API token (``Authorization: Bearer stg_…``). The ingester sends a JSON
+    hello with the tool's config, then binary batches; each batch is acknowledged, in order,
+    once stored (``{"type": "ack", "batch": id, …}``) or refused (``{"type": "nack", …}``: send
+    it again later). The API may send ``{"type": "tare"}``. A batch that breaks the wire
+    format closes this connection only (code 1007, the reason says what is wrong).
+    """
+    token = await run_in_threadpool(_token_of, websocket)
+    if token is None:
+        raise WebSocketException(
+            CLOSE_POLICY, reason="ingest needs an API token (strigil admin create-token)"
+        )
+    await websocket.accept()
+    hub: LiveHub = websocket.app.state.hub
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_S)
+        config = _parse_hello(text)
+    except (TimeoutError, KeyError, ValueError) as exc:
+        reason = "no hello within 10 s" if isinstance(exc, TimeoutError) else str(exc)
+        await websocket.close(CLOSE_BAD_DATA, reason=reason[:120])
+        return
+    except WebSocketDisconnect:
+        return
+    key = (token.clinic_id, config.serial)
+    tool_id = await run_in_threadpool(_register_tool, websocket, token.clinic_id, config)
+    lock = asyncio.Lock()
+
+    async def send(message: dict[str, object]) -> None:
+        async with lock:
+            await websocket.send_json(message)
+
+    hub.channels[key] = send
+    await send(
+        {
+            "type": "ready",
+            "tool_id": tool_id,
+            "session_id": hub.active_session_of(*key),
+        }
+    )
+    in_flight: asyncio.Queue[tuple[int, asyncio.Future[Any]] | None] = asyncio.Queue(
+        MAX_BATCHES_IN_FLIGHT
+    )
+
+    async def acknowledge() -> None:
+        while (item := await in_flight.get()) is not None:
+            batch_id, future = item
+            try:
+                outcome = await future
+            except Exception as exc:
+                await send({"type": "nack", "batch": batch_id, "error": str(exc)})
+            else:
+                await send(outcome.ack(batch_id))
+
+    acker = asyncio.create_task(acknowledge())
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            data = message.get("bytes")
+            if data is None:
+                continue  # text after the hello (e.g. a ping): nothing to do
+            try:
+                batch_id, records = decode_batch(data)
+            except WireFormatError as exc:
+                _LOGGER.warning("ingest from %s closed: %s", config.serial, exc)
+                await websocket.close(CLOSE_BAD_DATA, reason=str(exc)[:120])
+                break
+            future = await hub.ingest(token.clinic_id, config.serial, records)
+            await in_flight.put((batch_id, future))
+        await in_flight.put(None)
+        with contextlib.suppress(Exception):
+            await acker
+    except WebSocketDisconnect:
+        pass
+    finally:
+        acker.cancel()
+        if hub.channels.get(key) is send:
+            del hub.channels[key]

@@ -1,0 +1,496 @@
+"""Live sessions inside the API: frames in; samples, strokes and summaries out.
+
+One :class:`LiveHub` per API process owns the time-series store and runs everything that
+touches it, or a session's analysis state, on one thread ("the store thread"); the event loop
+only parses messages and moves bytes. Batches from every ingest connection are taken in
+groups: each batch of a group is decoded, deduplicated, written and analysed, then the store is
+flushed once (samples durable: in the store or in its on-disk queue), then the sessions'
+high-water marks are committed to the metadata database, and only then is every batch of the
+group acknowledged. The more connections, the larger the groups: one flush serves them all.
+
+Times. A session's time zero is its first sample: ``anchor_ns`` on the wall clock (the host
+receive time of the first frame, less the frame's length) and ``anchor_device_us`` on the
+tool's unwrapped clock. Sample and stroke times are device time since then — exact spacing,
+one mapping for samples and strokes, the same on every replay. The device→host clock fit is
+kept with the session for anyone who needs wall-clock time to the millisecond.
+
+Resent frames (after an outage or a restart) are recognised by device time: a frame at or
+before the session's committed high-water mark is a duplicate, counted and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from strigil.ingest import protocol as p
+from strigil.ingest.clock import ClockModel
+from strigil.signal.analyzer import StrokeAnalyzer
+from strigil.signal.scoring import ProtocolScore, ProtocolTargets, score_session
+from strigil.signal.settings import AnalysisSettings
+from strigil.signal.strokes import Stroke, Summary, summarize
+from strigil.store.models import SessionStatus, Tool, TreatmentSession
+from strigil.store.timeseries import TimeSeriesStore
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+ROLLUP_EVERY_NS = 60 * 10**9
+"""Roll force up per second while a session runs, once this much new data is stored."""
+LIVE_WINDOW_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What became of one ingest batch; sent back as its acknowledgement."""
+
+    frames: int
+    stored: int
+    duplicates: int
+    malformed: int
+    unassigned: int
+    """Frames that arrived while the tool had no active session (kept for nobody)."""
+    session_id: str | None
+
+    def ack(self, batch_id: int) -> dict[str, object]:
+        return {
+            "type": "ack",
+            "batch": batch_id,
+            "frames": self.frames,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "malformed": self.malformed,
+            "unassigned": self.unassigned,
+            "session_id": self.session_id,
+        }
+
+
+@dataclass
+class LiveState:
+    """What a live view shows of one session, updated with every batch."""
+
+    force_n: float | None = None
+    """The latest sample (raw, N)."""
+    t_s: float = 0.0
+    """Session time of the latest sample, s."""
+    host_ns: int | None = None
+    """Wall-clock ns at which the latest frame reached the ingester."""
+    battery_low: bool = False
+    recent_force: list[tuple[float, float]] = field(default_factory=list)
+
+
+class LiveSession:
+    """One active session's ingest and analysis state. Only the store thread touches it."""
+
+    def __init__(self, row: TreatmentSession, serial: str, prior_strokes: Sequence[Stroke]) -> None:
+        self.id = row.id
+        self.clinic_id = row.clinic_id
+        self.serial = serial
+        self.started_ns = int(as_utc(row.started_at).timestamp() * 1e9)
+        self.anchor_ns = row.anchor_ns
+        self.anchor_device_us = row.anchor_device_us
+        self.durable_hwm_us = row.device_hwm_us
+        """Device time of the last sample known durable: the duplicate line."""
+        self.hwm_us = row.device_hwm_us
+        """Device time of the last sample written (durable once the group is committed)."""
+        self.analyzed_hwm_us = row.device_hwm_us
+        self.unwrap = (
+            p.DeviceClockUnwrapper()
+            if row.device_hwm_us is None
+            else p.DeviceClockUnwrapper.resuming_at(row.device_hwm_us)
+        )
+        self.rate_hz = row.rate_hz
+        self.contact_area_mm2: float | None = None
+        self.prior_strokes = list(prior_strokes)
+        """Strokes found before this process took the session over (an API restart)."""
+        self.analyzer: StrokeAnalyzer | None = None
+        self.clock = ClockModel()
+        self.clock_json: dict[str, Any] | None = row.clock_model
+        self.samples = row.samples
+        self.lost_frames = row.lost_frames
+        self.lost_samples_before = row.lost_samples
+        self.malformed = row.malformed_frames
+        self.duplicates = row.duplicate_frames
+        self.dirty = False
+        self.begun = row.anchor_ns is not None
+        self.rolled_ns = self.anchor_ns or 0
+        self._last_seq: int | None = None
+        self._malformed_since_good = 0
+        self.live = LiveState()
+
+    # --- frames --------------------------------------------------------------------------
+
+    def _analyzer(self, rate_hz: float) -> StrokeAnalyzer:
+        if self.analyzer is None:
+            self.analyzer = StrokeAnalyzer(rate_hz=rate_hz, contact_area_mm2=self.contact_area_mm2)
+        return self.analyzer
+
+    def take(
+        self, store: TimeSeriesStore, records: Sequence[tuple[int, bytes]]
+    ) -> tuple[int, int, int]:
+        """Decode, deduplicate, store and analyse; returns (stored, duplicates, malformed)."""
+        t_parts: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        dup = bad = 0
+        dt_us = 0
+        hwm = self.hwm_us
+        for host_ns, data in records:
+            try:
+                frame = p.decode_frame(data)
+            except p.MalformedFrameError:
+                bad += 1
+                self._malformed_since_good += 1
+                continue
+            device_us = self.unwrap.unwrap(frame.t_us)
+            if hwm is not None and device_us <= hwm:
+                dup += 1
+                continue
+            if self._last_seq is not None:
+                lost = p.frames_lost(self._last_seq, frame.seq) - self._malformed_since_good
+                self.lost_frames += max(lost, 0)
+            self._last_seq, self._malformed_since_good = frame.seq, 0
+            dt_us = frame.dt_us
+            if self.rate_hz is None:
+                self.rate_hz = round(1e6 / frame.dt_us)
+            if self.anchor_ns is None or self.anchor_device_us is None:
+                self.anchor_device_us = device_us
+                self.anchor_ns = host_ns - (frame.n - 1) * frame.dt_us * 1000
+                self.rolled_ns = self.anchor_ns
+            rel_us = device_us - self.anchor_device_us + np.arange(frame.n) * frame.dt_us
+            t_parts.append(rel_us)
+            values.append(np.column_stack([frame.force_n, frame.acc_g, frame.gyr_dps]))
+            hwm = device_us + (frame.n - 1) * frame.dt_us
+            self.clock.add(
+                (device_us - self.anchor_device_us) / 1e6, (host_ns - self.anchor_ns) / 1e9
+            )
+            self.live.host_ns = host_ns
+            self.live.battery_low = bool(frame.flags & p.FrameFlags.BATTERY_LOW)
+        self.malformed += bad
+        self.duplicates += dup
+        if not t_parts or self.anchor_ns is None:
+            self.dirty = self.dirty or bool(bad or dup)
+            return 0, dup, bad
+        rel = np.concatenate(t_parts)
+        rows = np.concatenate(values)
+        if not self.begun:
+            store.begin_session(self.id, tool=self.serial, start_ns=self.anchor_ns)
+            self.begun = True
+        store.write_samples(
+            self.id, self.anchor_ns + rel * 1000, rows[:, 0], rows[:, 1:4], rows[:, 4:7]
+        )
+        self.hwm_us = hwm  # only once written: a refused write is not a duplicate when resent
+        self.samples += rel.size
+        self.dirty = True
+        t_s = rel / 1e6
+        fresh = slice(None)
+        if self.analyzed_hwm_us is not None:  # resent after a failed flush: stored, not re-fed
+            done_us = self.analyzed_hwm_us - (self.anchor_device_us or 0)
+            first = int(np.searchsorted(rel, done_us, side="right"))
+            fresh = slice(first, None)
+        if t_s[fresh].size:
+            analyzer = self._analyzer(self.rate_hz or 1e6 / dt_us)
+            strokes = analyzer.feed(t_s[fresh], rows[fresh, 0], rows[fresh, 1:4])
+            if strokes:
+                store.write_strokes(self.id, strokes)
+            self.analyzed_hwm_us = self.hwm_us
+        self.live.force_n = float(rows[-1, 0])
+        self.live.t_s = float(t_s[-1])
+        return int(rel.size), dup, bad
+
+    def rollback(self) -> None:
+        """The group was not made durable: resent frames must be stored again."""
+        self.hwm_us = self.durable_hwm_us
+        if self.hwm_us is not None:
+            self.unwrap = p.DeviceClockUnwrapper.resuming_at(self.hwm_us)
+
+    # --- results -------------------------------------------------------------------------
+
+    @property
+    def strokes(self) -> list[Stroke]:
+        mine = [] if self.analyzer is None else self.analyzer.strokes
+        return self.prior_strokes + mine
+
+    def summary(self) -> Summary:
+        a = self.analyzer
+        duration = 0.0
+        if self.hwm_us is not None and self.anchor_device_us is not None:
+            duration = (self.hwm_us - self.anchor_device_us) / 1e6
+        return summarize(
+            self.strokes,
+            session_duration_s=duration,
+            lost_samples=self.lost_samples_before + (a.lost_samples if a else 0),
+            incomplete_strokes=a.incomplete_strokes if a else 0,
+            bout_gap_s=AnalysisSettings().bout_gap_s,
+            blind_spans_s=a.blind_spans_s if a else [],
+        )
+
+    def persist(self, row: TreatmentSession) -> None:
+        row.anchor_ns = self.anchor_ns
+        row.rate_hz = self.rate_hz
+        row.anchor_device_us = self.anchor_device_us
+        row.device_hwm_us = self.hwm_us
+        row.samples = self.samples
+        row.lost_frames = self.lost_frames
+        row.lost_samples = self.lost_samples_before + (
+            self.analyzer.lost_samples if self.analyzer else 0
+        )
+        row.malformed_frames = self.malformed
+        row.duplicate_frames = self.duplicates
+        fit = self.clock.fit()
+        if fit is not None and self.anchor_ns is not None:
+            self.clock_json = fit.to_json() | {
+                "anchor_ns": self.anchor_ns,
+                "anchor_device_us": self.anchor_device_us,
+            }
+        row.clock_model = self.clock_json
+        self.durable_hwm_us = self.hwm_us
+        self.dirty = False
+
+
+@dataclass
+class _Pending:
+    clinic_id: str
+    serial: str
+    records: list[tuple[int, bytes]]
+    future: asyncio.Future[BatchOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class StopResult:
+    summary: Summary
+    score: ProtocolScore
+
+
+class LiveHub:
+    """The live sessions of one API process (see the module docstring)."""
+
+    def __init__(
+        self,
+        open_store: Callable[[], TimeSeriesStore],
+        database: sessionmaker[Session],
+    ) -> None:
+        self._open_store = open_store
+        self._database = database
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._store: TimeSeriesStore | None = None
+        self._sessions: dict[str, LiveSession] = {}
+        self._by_tool: dict[tuple[str, str], str] = {}
+        self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._committer: asyncio.Task[None] | None = None
+        self.channels: dict[tuple[str, str], Callable[[dict[str, object]], Any]] = {}
+        """Connected ingesters per (clinic, serial): a coroutine function sending them JSON."""
+        self.groups = 0
+        self.batches = 0
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.call(self._open)
+        self._committer = asyncio.create_task(self._commit_loop())
+
+    def _open(self, _store: TimeSeriesStore | None) -> None:
+        self._store = self._open_store()
+        with self._database() as db:
+            active = db.scalars(
+                select(TreatmentSession).where(TreatmentSession.status == SessionStatus.ACTIVE)
+            ).all()
+            for row in active:
+                self._activate(db, row)
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close_store)
+        self._thread.shutdown()
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._persist_all()
+            self._store.close()
+
+    async def call(self, fn: Callable[[TimeSeriesStore], T]) -> T:
+        """Run ``fn(store)`` on the store thread."""
+
+        def run() -> T:
+            return fn(self._store)  # type: ignore[arg-type]
+
+        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+
+    # --- sessions (store thread) ---------------------------------------------------------
+
+    def _activate(self, db: Session, row: TreatmentSession) -> LiveSession:
+        tool = db.get(Tool, row.tool_id) if row.tool_id else None
+        serial = tool.serial if tool is not None else f"session-{row.id}"
+        prior: list[Stroke] = []
+        if row.anchor_ns is not None and self._store is not None:
+            prior = self._store.read_strokes(row.id)
+        live = LiveSession(row, serial, prior)
+        live.contact_area_mm2 = tool.contact_area_mm2 if tool is not None else None
+        self._sessions[row.id] = live
+        self._by_tool[(row.clinic_id, serial)] = row.id
+        return live
+
+    async def start_session(self, session_id: str) -> None:
+        def run(_store: TimeSeriesStore) -> None:
+            with self._database() as db:
+                row = db.get(TreatmentSession, session_id)
+                if row is not None:
+                    self._activate(db, row)
+
+        await self.call(run)
+
+    def active_session_of(self, clinic_id: str, serial: str) -> str | None:
+        return self._by_tool.get((clinic_id, serial))
+
+    def live(self, session_id: str) -> LiveSession | None:
+        return self._sessions.get(session_id)
+
+    async def stop_session(
+        self, session_id: str, targets: ProtocolTargets, body_areas: int
+    ) -> StopResult:
+        """Finish the analysis, store strokes, summary and roll-ups; the session stops taking
+        frames. Works for a session this process never saw data for (summary of nothing)."""
+
+        def run(store: TimeSeriesStore) -> StopResult:
+            live = self._sessions.pop(session_id, None)
+            if live is None:
+                with self._database() as db:
+                    row = db.get(TreatmentSession, session_id)
+                    if row is None:
+                        raise KeyError(session_id)
+                    live = LiveSession(row, f"session-{row.id}", [])
+            self._by_tool.pop((live.clinic_id, live.serial), None)
+            if live.analyzer is not None:
+                tail = live.analyzer.finish()
+                if tail:
+                    store.write_strokes(live.id, tail)
+            summary = live.summary()
+            score = score_session(live.strokes, summary, targets, body_areas=max(body_areas, 1))
+            if not live.begun:
+                store.begin_session(live.id, tool=live.serial, start_ns=live.started_ns)
+                live.begun = True
+            store.write_summary(live.id, summary.to_json())
+            if live.anchor_ns is not None and live.hwm_us is not None:
+                end_ns = live.anchor_ns + (live.hwm_us - (live.anchor_device_us or 0)) * 1000
+                store.rollup(live.id, end_ns=end_ns + 1)
+            store.flush()
+            with self._database() as db:
+                row = db.get(TreatmentSession, live.id)
+                if row is not None:
+                    live.persist(row)
+                    db.commit()
+            return StopResult(summary, score)
+
+        return await self.call(run)
+
+    # --- ingest --------------------------------------------------------------------------
+
+    async def ingest(
+        self, clinic_id: str, serial: str, records: list[tuple[int, bytes]]
+    ) -> asyncio.Future[BatchOutcome]:
+        """Queue a batch; the future resolves once it is durable (or raises)."""
+        future: asyncio.Future[BatchOutcome] = asyncio.get_running_loop().create_future()
+        await self._inbox.put(_Pending(clinic_id, serial, records, future))
+        return future
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            group = [await self._inbox.get()]
+            while not self._inbox.empty():
+                group.append(self._inbox.get_nowait())
+            try:
+                results = await loop.run_in_executor(self._thread, self._take_group, group)
+            except Exception as exc:
+                _LOGGER.exception("ingest group failed")
+                results = [exc] * len(group)
+            for item, result in zip(group, results, strict=True):
+                if item.future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
+
+    def _take_group(self, group: list[_Pending]) -> list[BatchOutcome | Exception]:
+        store = self._store
+        assert store is not None
+        self.groups += 1
+        self.batches += len(group)
+        results: list[BatchOutcome | Exception] = []
+        touched: set[str] = set()
+        for item in group:
+            try:
+                results.append(self._take(store, item, touched))
+            except Exception as exc:
+                _LOGGER.warning("batch from %s refused: %s", item.serial, exc)
+                results.append(exc)
+        try:
+            store.flush()
+            self._persist_all()
+        except Exception as exc:
+            _LOGGER.error("could not make ingest durable: %s", exc)
+            for sid in touched:
+                if (live := self._sessions.get(sid)) is not None:
+                    live.rollback()
+            return [exc] * len(group)
+        self._rollup_running(store, touched)
+        return results
+
+    def _take(self, store: TimeSeriesStore, item: _Pending, touched: set[str]) -> BatchOutcome:
+        sid = self._by_tool.get((item.clinic_id, item.serial))
+        live = self._sessions.get(sid) if sid is not None else None
+        if live is None:
+            return BatchOutcome(len(item.records), 0, 0, 0, len(item.records), None)
+        mine = [r for r in item.records if r[0] >= live.started_ns]
+        _, dup, bad = live.take(store, mine)
+        touched.add(live.id)
+        unassigned = len(item.records) - len(mine)
+        return BatchOutcome(len(item.records), len(mine) - dup - bad, dup, bad, unassigned, live.id)
+
+    def _persist_all(self) -> None:
+        dirty = [s for s in self._sessions.values() if s.dirty]
+        if not dirty:
+            return
+        with self._database() as db:
+            for live in dirty:
+                row = db.get(TreatmentSession, live.id)
+                if row is not None:
+                    live.persist(row)
+            db.commit()
+
+    def _rollup_running(self, store: TimeSeriesStore, touched: set[str]) -> None:
+        for sid in touched:
+            live = self._sessions.get(sid)
+            if live is None or live.anchor_ns is None or live.hwm_us is None:
+                continue
+            end_ns = live.anchor_ns + (live.hwm_us - (live.anchor_device_us or 0)) * 1000
+            if end_ns - live.rolled_ns >= ROLLUP_EVERY_NS:
+                store.rollup(sid, end_ns=end_ns - 2 * 10**9)
+                live.rolled_ns = end_ns
+
+    # --- control -------------------------------------------------------------------------
+
+    async def send_to_tool(self, clinic_id: str, serial: str, message: dict[str, object]) -> bool:
+        """Send a control message to the tool's ingester; False if it is not connected."""
+        send = self.channels.get((clinic_id, serial))
+        if send is None:
+            return False
+        await send(message)
+        return True
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite gives back naive datetimes; every time strigil stores is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

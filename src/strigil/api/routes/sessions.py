@@ -1,0 +1,503 @@
+"""Treatment sessions: start, stop, body areas, notes, outcomes, tare; strokes, summary with the
+protocol score, and the downsampled force trace.
+
+Who sees what: a therapist their own sessions; an admin every session of the clinic; a
+researcher every session of the clinic, de-identified (no notes, patients by code only).
+Therapists run sessions (start, stop, areas, notes, outcomes, tare), and admins may too (a
+colleague who forgot to stop one); researchers only read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from strigil import ALGORITHM_VERSION
+from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.api.live import LiveHub, as_utc
+from strigil.signal.scoring import score_session
+from strigil.signal.strokes import Summary
+from strigil.store.clinics import default_protocol_of, protocol_targets
+from strigil.store.models import (
+    AreaSegment,
+    OutcomeMeasure,
+    Patient,
+    Protocol,
+    Role,
+    SessionStatus,
+    Side,
+    Timing,
+    Tool,
+    TreatmentSession,
+    User,
+    utcnow,
+)
+from strigil.store.timeseries import ROLLUP_NS, UnknownSessionError
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+RUNS_SESSIONS = require_roles(Role.ADMIN, Role.THERAPIST)
+MAX_TRACE_POINTS = 20_000
+
+
+class SessionIn(BaseModel):
+    tool_id: str = Field(examples=["3f1c…"], description="the tool used (GET /api/v1/tools)")
+    patient_id: str | None = Field(default=None, description="a patient of yours, if any")
+    protocol_id: str | None = Field(
+        default=None, description="the protocol to score against; default: the clinic's default"
+    )
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class SessionPatch(BaseModel):
+    notes: str | None = Field(default=None, max_length=5000, examples=["pain eased after 10 min"])
+
+
+class AreaIn(BaseModel):
+    area: str = Field(min_length=1, max_length=100, examples=["forearm extensors"])
+    side: Side = Field(default=Side.NONE, examples=["right"])
+
+
+class AreaOut(AreaIn):
+    id: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+
+
+class OutcomeIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, examples=["pain NRS"])
+    value: float = Field(allow_inf_nan=False, examples=[3.0])
+    unit: str = Field(min_length=1, max_length=30, examples=["0-10"])
+    timing: Timing = Field(default=Timing.NONE, examples=["after"])
+
+
+class OutcomeOut(OutcomeIn):
+    id: str
+
+
+class SessionOut(BaseModel):
+    id: str
+    status: SessionStatus
+    therapist_id: str | None
+    patient_id: str | None
+    patient_code: str | None
+    tool_id: str | None
+    protocol_id: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    samples: int = Field(description="samples stored")
+    lost_frames: int
+    lost_samples: int
+    malformed_frames: int
+    duplicate_frames: int = Field(description="frames sent twice and stored once")
+    rate_hz: int | None
+    clock_model: dict[str, Any] | None = Field(
+        description="device→host clock fit (offset_s, drift_ppm, residual_us) and the anchor"
+    )
+    algorithm_version: str
+    notes: str | None = Field(default=None, description="not shown to researchers")
+    areas: list[AreaOut]
+    outcomes: list[OutcomeOut]
+
+
+class SummaryOut(BaseModel):
+    session_id: str
+    live: bool = Field(description="true while the session runs: figures so far")
+    summary: dict[str, object] = Field(description="the summary keys of tool-profile.md")
+    score: dict[str, object] = Field(description="against the protocol's target bands")
+    targets: dict[str, object]
+
+
+class TraceOut(BaseModel):
+    session_id: str
+    every_s: float = Field(description="bucket length, s")
+    t_s: list[float] = Field(
+        description="bucket starts, s from the session's first sample; buckets align to the "
+        "wall clock, so the first may start before 0"
+    )
+    mean_n: list[float]
+    min_n: list[float]
+    max_n: list[float]
+
+
+def _hub(request: Request) -> LiveHub:
+    hub: LiveHub = request.app.state.hub
+    return hub
+
+
+def _visible(user: User):  # type: ignore[no-untyped-def]
+    query = select(TreatmentSession).where(TreatmentSession.clinic_id == user.clinic_id)
+    if user.role is Role.THERAPIST:
+        query = query.where(TreatmentSession.therapist_id == user.id)
+    return query
+
+
+def _get(db: SessionDep, user: User, session_id: str) -> TreatmentSession:
+    found: TreatmentSession | None = db.scalars(
+        _visible(user).where(TreatmentSession.id == session_id)
+    ).first()
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no session {session_id}")
+    return found
+
+
+def _out(db: SessionDep, s: TreatmentSession, user: User) -> SessionOut:
+    patient = db.get(Patient, s.patient_id) if s.patient_id else None
+    return SessionOut(
+        id=s.id,
+        status=s.status,
+        therapist_id=s.therapist_id,
+        patient_id=s.patient_id,
+        patient_code=patient.code if patient else None,
+        tool_id=s.tool_id,
+        protocol_id=s.protocol_id,
+        started_at=as_utc(s.started_at),
+        ended_at=None if s.ended_at is None else as_utc(s.ended_at),
+        samples=s.samples,
+        lost_frames=s.lost_frames,
+        lost_samples=s.lost_samples,
+        malformed_frames=s.malformed_frames,
+        duplicate_frames=s.duplicate_frames,
+        rate_hz=s.rate_hz,
+        clock_model=s.clock_model,
+        algorithm_version=s.algorithm_version,
+        notes=None if user.role is Role.RESEARCHER else s.notes,
+        areas=[
+            AreaOut(
+                id=a.id,
+                area=a.area,
+                side=a.side,
+                started_at=as_utc(a.started_at),
+                ended_at=None if a.ended_at is None else as_utc(a.ended_at),
+            )
+            for a in s.segments
+        ],
+        outcomes=[
+            OutcomeOut(id=o.id, name=o.name, value=o.value, unit=o.unit, timing=o.timing)
+            for o in s.outcomes
+        ],
+    )
+
+
+def _running(db: SessionDep, user: User, session_id: str) -> TreatmentSession:
+    s = _get(db, user, session_id)
+    if s.status is not SessionStatus.ACTIVE:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail=f"session {session_id} is {s.status.value}, not active"
+        )
+    return s
+
+
+def _protocol(db: SessionDep, s: TreatmentSession) -> Protocol:
+    found = db.get(Protocol, s.protocol_id) if s.protocol_id else None
+    return found if found is not None else default_protocol_of(db, s.clinic_id)
+
+
+# --- lifecycle ---------------------------------------------------------------------------
+
+
+@router.post(
+    "", response_model=SessionOut, status_code=status.HTTP_201_CREATED, dependencies=[RUNS_SESSIONS]
+)
+async def start_session(
+    body: SessionIn, request: Request, db: SessionDep, user: CurrentUser
+) -> SessionOut:
+    """Start a session with a tool; its frames are stored from now until it is stopped."""
+    tool = db.get(Tool, body.tool_id)
+    if tool is None or tool.clinic_id != user.clinic_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no tool {body.tool_id}")
+    if body.patient_id is not None:
+        from strigil.api.routes.patients import _visible as visible_patients
+
+        found = db.scalars(visible_patients(user).where(Patient.id == body.patient_id)).first()
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no patient {body.patient_id}")
+    protocol = None
+    if body.protocol_id is not None:
+        protocol = db.get(Protocol, body.protocol_id)
+        if protocol is None or protocol.clinic_id != user.clinic_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no protocol {body.protocol_id}")
+    else:
+        protocol = default_protocol_of(db, user.clinic_id)
+    busy = db.scalars(
+        select(TreatmentSession).where(
+            TreatmentSession.tool_id == tool.id,
+            TreatmentSession.status == SessionStatus.ACTIVE,
+        )
+    ).first()
+    if busy is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"tool {tool.serial} is in session {busy.id}: stop that one first",
+        )
+    s = TreatmentSession(
+        clinic_id=user.clinic_id,
+        therapist_id=user.id,
+        patient_id=body.patient_id,
+        tool_id=tool.id,
+        protocol_id=protocol.id,
+        started_at=utcnow(),
+        status=SessionStatus.ACTIVE,
+        algorithm_version=ALGORITHM_VERSION,
+        notes=body.notes,
+    )
+    db.add(s)
+    db.commit()
+    await _hub(request).start_session(s.id)
+    return _out(db, s, user)
+
+
+@router.get("", response_model=list[SessionOut])
+def list_sessions(
+    db: SessionDep,
+    user: CurrentUser,
+    status_: Annotated[SessionStatus | None, Query(alias="status")] = None,
+    patient_id: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[SessionOut]:
+    """Sessions you may see, newest first."""
+    query = _visible(user)
+    if status_ is not None:
+        query = query.where(TreatmentSession.status == status_)
+    if patient_id is not None:
+        query = query.where(TreatmentSession.patient_id == patient_id)
+    if since is not None:
+        query = query.where(TreatmentSession.started_at >= since)
+    if until is not None:
+        query = query.where(TreatmentSession.started_at < until)
+    rows = db.scalars(query.order_by(TreatmentSession.started_at.desc()).limit(limit)).all()
+    return [_out(db, s, user) for s in rows]
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+def get_session(session_id: str, db: SessionDep, user: CurrentUser) -> SessionOut:
+    return _out(db, _get(db, user, session_id), user)
+
+
+@router.patch("/{session_id}", response_model=SessionOut, dependencies=[RUNS_SESSIONS])
+def edit_session(
+    session_id: str, body: SessionPatch, db: SessionDep, user: CurrentUser
+) -> SessionOut:
+    """Notes (free text: never shown to researchers)."""
+    s = _get(db, user, session_id)
+    s.notes = body.notes
+    db.commit()
+    return _out(db, s, user)
+
+
+@router.post("/{session_id}/stop", response_model=SummaryOut, dependencies=[RUNS_SESSIONS])
+async def stop_session(
+    session_id: str, request: Request, db: SessionDep, user: CurrentUser
+) -> SummaryOut:
+    """Stop: the analysis finishes, strokes and the summary are stored, the score returned."""
+    s = _running(db, user, session_id)
+    protocol = _protocol(db, s)
+    now = utcnow()
+    for segment in s.segments:
+        if segment.ended_at is None:
+            segment.ended_at = now
+    s.status = SessionStatus.STOPPED
+    s.ended_at = now
+    db.commit()
+    result = await _hub(request).stop_session(
+        s.id, protocol_targets(protocol), body_areas=len(s.segments)
+    )
+    return SummaryOut(
+        session_id=s.id,
+        live=False,
+        summary=result.summary.to_json(),
+        score=result.score.to_json(),
+        targets=_targets_json(protocol),
+    )
+
+
+@router.post("/{session_id}/areas", response_model=AreaOut, status_code=201)
+def change_area(
+    session_id: str,
+    body: AreaIn,
+    db: SessionDep,
+    user: Annotated[User, RUNS_SESSIONS],
+) -> AreaOut:
+    """Move to another body area: the current area segment ends, a new one starts."""
+    s = _running(db, user, session_id)
+    now = utcnow()
+    for segment in s.segments:
+        if segment.ended_at is None:
+            segment.ended_at = now
+    segment = AreaSegment(session_id=s.id, area=body.area, side=body.side, started_at=now)
+    db.add(segment)
+    db.commit()
+    return AreaOut(
+        id=segment.id, area=segment.area, side=segment.side, started_at=now, ended_at=None
+    )
+
+
+@router.post("/{session_id}/outcomes", response_model=OutcomeOut, status_code=201)
+def add_outcome(
+    session_id: str,
+    body: OutcomeIn,
+    db: SessionDep,
+    user: Annotated[User, RUNS_SESSIONS],
+) -> OutcomeOut:
+    """An outcome measure (pain before and after, range of motion…) with its unit."""
+    s = _get(db, user, session_id)
+    outcome = OutcomeMeasure(session_id=s.id, **body.model_dump())
+    db.add(outcome)
+    db.commit()
+    return OutcomeOut(id=outcome.id, **body.model_dump())
+
+
+@router.post("/{session_id}/tare", status_code=202, dependencies=[RUNS_SESSIONS])
+async def tare(
+    session_id: str, request: Request, db: SessionDep, user: CurrentUser
+) -> dict[str, str]:
+    """Ask the tool to zero its force (nothing may touch the edge); sent to its ingester."""
+    s = _running(db, user, session_id)
+    tool = db.get(Tool, s.tool_id) if s.tool_id else None
+    if tool is None or not await _hub(request).send_to_tool(
+        s.clinic_id, tool.serial, {"type": "tare"}
+    ):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail="the tool's ingester is not connected: switch the tool on and start "
+            "`strigil ingest`",
+        )
+    return {"status": "tare sent"}
+
+
+# --- results -----------------------------------------------------------------------------
+
+
+def _targets_json(protocol: Protocol) -> dict[str, object]:
+    return {
+        "protocol_id": protocol.id,
+        "name": protocol.name,
+        "force_band_n": [protocol.force_min_n, protocol.force_max_n],
+        "rate_band_per_min": [protocol.rate_min_per_min, protocol.rate_max_per_min],
+        "area_time_band_s": [protocol.area_time_min_s, protocol.area_time_max_s],
+        "session_length_band_min": [protocol.session_min_min, protocol.session_max_min],
+    }
+
+
+def _no_data(session_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND, detail=f"session {session_id} has no data stored yet"
+    )
+
+
+@router.get("/{session_id}/strokes")
+async def list_strokes(
+    session_id: str, request: Request, db: SessionDep, user: CurrentUser
+) -> list[dict[str, object]]:
+    """Every stroke (keys of tool-profile.md; times in s from the session's first sample)."""
+    s = _get(db, user, session_id)
+    hub = _hub(request)
+    live = hub.live(s.id)
+    if live is not None:
+        return await hub.call(lambda _st: [k.to_json() for k in live.strokes])
+    try:
+        strokes = await hub.call(lambda st: st.read_strokes(s.id))
+    except UnknownSessionError:
+        return []
+    return [k.to_json() for k in sorted(strokes, key=lambda k: k.start_s)]
+
+
+@router.get("/{session_id}/summary", response_model=SummaryOut)
+async def get_summary(
+    session_id: str, request: Request, db: SessionDep, user: CurrentUser
+) -> SummaryOut:
+    """The summary and the protocol score (so far, while the session runs)."""
+    s = _get(db, user, session_id)
+    protocol = _protocol(db, s)
+    targets = protocol_targets(protocol)
+    hub = _hub(request)
+    live = hub.live(s.id)
+    areas = max(len(s.segments), 1)
+    if live is not None:
+
+        def now(_st: object) -> tuple[dict[str, object], dict[str, object]]:
+            summary = live.summary()
+            return summary.to_json(), score_session(
+                live.strokes, summary, targets, body_areas=areas
+            ).to_json()
+
+        summary_json, score_json = await hub.call(now)
+    else:
+
+        def stored(st: Any) -> tuple[dict[str, object], dict[str, object]]:
+            row = st.read_summary(s.id)
+            if row is None:
+                raise _no_data(s.id)
+            fields = {k: row.get(k) for k in Summary.__dataclass_fields__}
+            summary = Summary(**fields)
+            strokes = st.read_strokes(s.id)
+            return summary.to_json(), score_session(
+                strokes, summary, targets, body_areas=areas
+            ).to_json()
+
+        try:
+            summary_json, score_json = await hub.call(stored)
+        except UnknownSessionError:
+            raise _no_data(s.id) from None
+    return SummaryOut(
+        session_id=s.id,
+        live=live is not None,
+        summary=summary_json,
+        score=score_json,
+        targets=_targets_json(protocol),
+    )
+
+
+@router.get("/{session_id}/trace", response_model=TraceOut)
+async def force_trace(
+    session_id: str,
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    start_s: Annotated[float, Query(ge=0, le=1e6, description="from, s")] = 0.0,
+    end_s: Annotated[float | None, Query(gt=0, le=1e6, description="to, s")] = None,
+    points: Annotated[int, Query(ge=10, le=MAX_TRACE_POINTS)] = 2000,
+) -> TraceOut:
+    """Force downsampled to about ``points`` buckets (mean, min, max per bucket, N); buckets of
+    a second or more come from the per-second roll-ups."""
+    s = _get(db, user, session_id)
+    if end_s is not None and end_s <= start_s:
+        raise HTTPException(422, detail=f"end_s ({end_s}) must be after start_s ({start_s})")
+
+    def read(st: Any) -> TraceOut:
+        try:
+            _, anchor = st.sessions()[s.id]
+        except KeyError:
+            raise _no_data(s.id) from None
+        if s.device_hwm_us is not None and s.anchor_device_us is not None:
+            stored_s = (s.device_hwm_us - s.anchor_device_us) / 1e6
+        else:
+            stored_s = (s.samples / s.rate_hz) if s.rate_hz else 0.0
+        stop = end_s if end_s is not None else max(stored_s + 1.0, start_s + 1.0)
+        every_ns = max(math.ceil((stop - start_s) * 1e9 / points), 10**6)
+        if every_ns >= ROLLUP_NS:  # whole seconds: the roll-ups serve it
+            every_ns = math.ceil(every_ns / ROLLUP_NS) * ROLLUP_NS
+        else:
+            every_ns = math.ceil(every_ns / 10**6) * 10**6  # whole ms
+        trace = st.read_force_trace(
+            s.id,
+            start_ns=anchor + round(start_s * 1e9),
+            end_ns=anchor + round(stop * 1e9),
+            every_ns=every_ns,
+        )
+        return TraceOut(
+            session_id=s.id,
+            every_s=every_ns / 1e9,
+            t_s=((trace.t_ns - anchor) / 1e9).round(4).tolist(),
+            mean_n=trace.mean_n.round(3).tolist(),
+            min_n=trace.min_n.round(3).tolist(),
+            max_n=trace.max_n.round(3).tolist(),
+        )
+
+    return await _hub(request).call(read)

@@ -1,0 +1,346 @@
+"""Live sessions through the ingest WebSocket: stored once, analysed like the offline analysis,
+resends recognised, bad batches closing only their own connection, roles on every endpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from strigil.api.app import create_app
+from strigil.config import Settings
+from strigil.ingest import protocol as p
+from strigil.ingest.replay import samples_to_frames
+from strigil.ingest.wire import encode_batch
+from strigil.signal.analyzer import analyze_arrays
+from strigil.signal.simulate import simulate_session
+from strigil.store import open_timeseries
+from strigil.store.api_tokens import create_api_token
+from strigil.store.clinics import create_clinic, create_user
+from strigil.store.database import open_database
+from strigil.store.models import Role
+
+KEY = "k3y-for-tests-" + "x9Qz" * 8
+PASSWORD = "correct horse battery"
+PEOPLE = {
+    "ada": ("North", Role.ADMIN),
+    "dana": ("North", Role.THERAPIST),
+    "theo": ("North", Role.THERAPIST),
+    "rita": ("North", Role.RESEARCHER),
+    "sol": ("South", Role.ADMIN),
+}
+CONFIG = {
+    "profile": 1,
+    "model": "S1",
+    "serial": "IASTM-0007",
+    "firmware": "1.0.0",
+    "rate_hz": 200,
+    "contact_area_mm2": 60.0,
+}
+
+
+@pytest.fixture
+def live_api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, Any], Settings]]:
+    settings = Settings(data_dir=tmp_path, secret_key=KEY)
+    with open_database(settings.metadata_url)() as db:
+        clinics = {name: create_clinic(db, name) for name in ("North", "South")}
+        for username, (clinic, role) in PEOPLE.items():
+            create_user(db, clinics[clinic], username, role, PASSWORD)
+        _, north = create_api_token(db, clinics["North"], "room 1")
+        _, south = create_api_token(db, clinics["South"], "room 9")
+        db.commit()
+    with TestClient(create_app(settings)) as client:
+        h: dict[str, Any] = {}
+        for username in PEOPLE:
+            token = client.post(
+                "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+            ).json()["access_token"]
+            h[username] = {"Authorization": f"Bearer {token}"}
+        client.cookies.clear()
+        h["north_token"] = {"Authorization": f"Bearer {north}"}
+        h["south_token"] = {"Authorization": f"Bearer {south}"}
+        try:
+            yield client, h, settings
+        finally:
+            close_sockets()
+
+
+_OPEN: list[Any] = []
+
+
+def close_sockets() -> None:
+    """A socket left open would keep the test client from shutting down after a failure."""
+    while _OPEN:
+        context = _OPEN.pop()
+        with contextlib.suppress(Exception):
+            context.__exit__(None, None, None)
+
+
+def connect(client: TestClient, headers: dict[str, str], config: dict[str, Any] = CONFIG):  # type: ignore[no-untyped-def]
+    context = client.websocket_connect("/api/v1/ingest/ws", headers=headers)
+    ws = context.__enter__()
+    _OPEN.append(context)
+    ws.send_json({"type": "hello", "config": config})
+    ready = ws.receive_json()
+    assert ready["type"] == "ready", ready
+    return ws, ready
+
+
+def simulated_frames(minutes: float = 1.0, seed: int = 4) -> tuple[Any, list[bytes]]:
+    s = simulate_session(minutes=minutes, seed=seed, rate_hz=200, scenario="lifted")
+    frames = samples_to_frames(
+        s.t_s, s.force_n, s.acc_g, s.gyr_dps, rate_hz=200, per_frame=16, start_us=2**32 - 10**7
+    )
+    return s, frames
+
+
+def send_batches(ws: Any, frames: list[bytes], *, per_batch: int, first_id: int = 0) -> list[dict]:  # type: ignore[type-arg]
+    host_ns = time.time_ns()
+    acks = []
+    for k, i in enumerate(range(0, len(frames), per_batch)):
+        records = [
+            (host_ns + (i + j) * 80_000_000, f) for j, f in enumerate(frames[i : i + per_batch])
+        ]
+        ws.send_bytes(encode_batch(first_id + k, records))
+    for _ in range(0, len(frames), per_batch):
+        acks.append(ws.receive_json())
+    return acks
+
+
+def start(client: TestClient, h: dict[str, Any], tool_id: str, who: str = "dana") -> dict[str, Any]:
+    r = client.post("/api/v1/sessions", json={"tool_id": tool_id}, headers=h[who])
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_a_live_session_is_stored_once_and_analysed_like_the_file(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, settings = live_api
+    sim, frames = simulated_frames()
+    ws, ready = connect(client, h["north_token"])
+    assert ready["session_id"] is None  # the tool is registered, no session yet
+    session = start(client, h, ready["tool_id"])
+    half = len(frames) // 2
+    acks = send_batches(ws, frames[:half], per_batch=25)
+    assert [a["batch"] for a in acks] == list(range(len(acks)))
+    assert sum(a["stored"] for a in acks) == half
+    # the ingester lost its acks and sends the last 3 batches again: recognised, not stored
+    again = send_batches(ws, frames[half - 75 : half], per_batch=25, first_id=100)
+    assert sum(a["duplicates"] for a in again) == 75
+    assert sum(a["stored"] for a in again) == 0
+    send_batches(ws, frames[half:], per_batch=25, first_id=200)
+    ws.close()
+
+    summary_live = client.get(f"/api/v1/sessions/{session['id']}/summary", headers=h["dana"])
+    assert summary_live.json()["live"] is True
+    stop = client.post(f"/api/v1/sessions/{session['id']}/stop", headers=h["dana"])
+    assert stop.status_code == 200, stop.text
+    got = client.get(f"/api/v1/sessions/{session['id']}", headers=h["dana"]).json()
+    assert got["status"] == "stopped"
+    assert got["samples"] == sim.t_s.size
+    assert got["duplicate_frames"] == 75
+    assert got["malformed_frames"] == 0
+    assert got["clock_model"]["anchor_device_us"] == 2**32 - 10**7  # unwrapped, not wrapped
+    with open_timeseries(settings) as ts:
+        stored = ts.read_samples(session["id"])
+    assert len(stored) == sim.t_s.size
+    assert np.all(np.diff(stored.t_ns) == 5_000_000)
+    # the frames carry 0.01 N resolution: the offline analysis of what was sent is the truth
+    sent = [p.decode_frame(f) for f in frames]
+    force = np.concatenate([f.force_n for f in sent])
+    acc = np.concatenate([f.acc_g for f in sent])
+    offline = analyze_arrays(sim.t_s - sim.t_s[0], force, acc, rate_hz=200, contact_area_mm2=60.0)
+    strokes = client.get(f"/api/v1/sessions/{session['id']}/strokes", headers=h["dana"]).json()
+    assert len(strokes) == len(offline.strokes) > 10
+    for mine, truth in zip(strokes, offline.strokes, strict=True):
+        assert mine["start_s"] == pytest.approx(truth.start_s, abs=1e-3)
+        assert mine["peak_force_n"] == pytest.approx(truth.peak_force_n, abs=1e-3)
+    summary = client.get(f"/api/v1/sessions/{session['id']}/summary", headers=h["dana"]).json()
+    assert summary["live"] is False
+    assert summary["summary"]["stroke_count"] == offline.summary.stroke_count
+    assert summary["summary"] == stop.json()["summary"]
+    assert summary["score"]["strokes_scored"] == len(strokes)
+    trace = client.get(
+        f"/api/v1/sessions/{session['id']}/trace", params={"points": 60}, headers=h["dana"]
+    ).json()
+    assert trace["every_s"] == 2.0  # 61 s in at most 60 buckets: whole seconds, from roll-ups
+    assert len(trace["t_s"]) <= 60
+    assert -2.0 < trace["t_s"][0] <= 0.0
+    assert max(trace["max_n"]) == pytest.approx(force.max(), abs=1e-6)
+
+
+def test_frames_outside_a_session_are_acknowledged_and_not_kept(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    _, frames = simulated_frames(minutes=0.5)
+    ws, _ = connect(client, h["north_token"])
+    acks = send_batches(ws, frames[:50], per_batch=25)
+    assert [a["unassigned"] for a in acks] == [25, 25]
+    assert all(a["session_id"] is None for a in acks)
+    ws.close()
+
+
+def test_malformed_frames_are_counted_and_a_broken_batch_closes_only_its_connection(
+    live_api,
+) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    _, frames = simulated_frames(minutes=0.5)
+    good, ready = connect(client, h["north_token"])
+    other, _ = connect(client, h["north_token"], {**CONFIG, "serial": "IASTM-0008"})
+    session = start(client, h, ready["tool_id"])
+    damaged = list(frames[:20])
+    damaged[5] = damaged[5][:-1]  # one byte short
+    damaged[9] = b"\xff" * 30
+    [ack] = send_batches(good, damaged, per_batch=20)
+    assert (ack["malformed"], ack["stored"]) == (2, 18)
+    other.send_bytes(b"\x01\x02")  # shorter than a batch header
+    with pytest.raises(WebSocketDisconnect) as closed:
+        other.receive_json()
+    assert closed.value.code == 1007
+    assert "header" in closed.value.reason
+    [ack] = send_batches(good, frames[20:40], per_batch=20, first_id=1)
+    assert ack["stored"] == 20  # the other connection's fault did not touch this one
+    good.close()
+    got = client.get(f"/api/v1/sessions/{session['id']}", headers=h["dana"]).json()
+    assert got["malformed_frames"] == 2
+    assert got["samples"] == 38 * 16
+
+
+def refusal_code(client: TestClient, headers: dict[str, str], hello: object) -> int:
+    try:
+        with client.websocket_connect("/api/v1/ingest/ws", headers=headers) as ws:
+            ws.send_json(hello)
+            ws.receive_json()
+    except WebSocketDisconnect as closed:
+        return closed.code
+    raise AssertionError("the socket was not closed")
+
+
+@pytest.mark.parametrize(
+    ("headers", "hello", "code"),
+    [
+        ({}, None, 1008),
+        ({"Authorization": "Bearer stg_forged"}, None, 1008),
+        ("north_token", {"type": "hello", "config": {"profile": 2}}, 1007),
+        ("north_token", {"type": "hola"}, 1007),
+        ("north_token", {"type": "hello", "config": {**CONFIG, "serial": "a b"}}, 1007),
+    ],
+)
+def test_the_ingest_socket_refuses_strangers_and_bad_hellos(live_api, headers, hello, code) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    sent = h[headers] if isinstance(headers, str) else headers
+    assert refusal_code(client, sent, hello) == code
+
+
+def test_people_tokens_cannot_ingest_and_ingest_tokens_cannot_read(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    assert refusal_code(client, h["ada"], None) == 1008
+    assert client.get("/api/v1/sessions", headers=h["north_token"]).status_code == 401
+
+
+def test_sessions_by_role_and_clinic(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    ws, ready = connect(client, h["north_token"])
+    ws.close()
+    tool = ready["tool_id"]
+    # researchers and other clinics cannot start sessions on this tool
+    assert (
+        client.post("/api/v1/sessions", json={"tool_id": tool}, headers=h["rita"]).status_code
+        == 403
+    )
+    assert (
+        client.post("/api/v1/sessions", json={"tool_id": tool}, headers=h["sol"]).status_code == 404
+    )
+    s = start(client, h, tool)
+    assert (
+        client.post("/api/v1/sessions", json={"tool_id": tool}, headers=h["theo"]).status_code
+        == 409
+    )
+    sid = s["id"]
+    r = client.patch(
+        f"/api/v1/sessions/{sid}", json={"notes": "left elbow sore"}, headers=h["dana"]
+    )
+    assert r.json()["notes"] == "left elbow sore"
+    area = client.post(
+        f"/api/v1/sessions/{sid}/areas", json={"area": "forearm", "side": "left"}, headers=h["dana"]
+    )
+    assert area.status_code == 201
+    client.post(f"/api/v1/sessions/{sid}/areas", json={"area": "wrist"}, headers=h["dana"])
+    pain = {"name": "pain NRS", "value": 6, "unit": "0-10", "timing": "before"}
+    assert (
+        client.post(f"/api/v1/sessions/{sid}/outcomes", json=pain, headers=h["dana"]).status_code
+        == 201
+    )
+    assert (
+        client.post(f"/api/v1/sessions/{sid}/tare", headers=h["dana"]).status_code == 409
+    )  # ws closed
+    # who sees it
+    assert [x["id"] for x in client.get("/api/v1/sessions", headers=h["dana"]).json()] == [sid]
+    assert client.get("/api/v1/sessions", headers=h["theo"]).json() == []
+    assert client.get(f"/api/v1/sessions/{sid}", headers=h["theo"]).status_code == 404
+    assert client.get(f"/api/v1/sessions/{sid}", headers=h["sol"]).status_code == 404
+    seen = client.get(f"/api/v1/sessions/{sid}", headers=h["rita"]).json()
+    assert "notes" not in seen or seen["notes"] is None  # de-identified
+    assert [a["area"] for a in seen["areas"]] == ["forearm", "wrist"]
+    assert seen["areas"][0]["ended_at"] is not None
+    assert seen["areas"][1]["ended_at"] is None
+    assert client.post(f"/api/v1/sessions/{sid}/stop", headers=h["rita"]).status_code == 403
+    assert client.post(f"/api/v1/sessions/{sid}/stop", headers=h["theo"]).status_code == 404
+    stop = client.post(f"/api/v1/sessions/{sid}/stop", headers=h["ada"])  # an admin may
+    assert stop.status_code == 200
+    assert stop.json()["summary"]["stroke_count"] == 0
+    assert client.post(f"/api/v1/sessions/{sid}/stop", headers=h["dana"]).status_code == 409
+    assert (
+        client.post(
+            f"/api/v1/sessions/{sid}/areas", json={"area": "x"}, headers=h["dana"]
+        ).status_code
+        == 409
+    )
+
+
+def test_tare_reaches_the_connected_ingester(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    ws, ready = connect(client, h["north_token"])
+    s = start(client, h, ready["tool_id"])
+    assert client.post(f"/api/v1/sessions/{s['id']}/tare", headers=h["dana"]).status_code == 202
+    assert ws.receive_json() == {"type": "tare"}
+    ws.close()
+
+
+def test_the_api_restarted_mid_session_resumes_without_duplicates(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, secret_key=KEY)
+    with open_database(settings.metadata_url)() as db:
+        clinic = create_clinic(db, "North")
+        create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
+        _, token = create_api_token(db, clinic, "room 1")
+        db.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    sim, frames = simulated_frames(minutes=1.0, seed=9)
+    half = len(frames) // 2
+    with TestClient(create_app(settings)) as client:
+        login = client.post("/api/v1/auth/login", json={"username": "dana", "password": PASSWORD})
+        dana = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        ws, ready = connect(client, auth)
+        s = start(client, {"dana": dana}, ready["tool_id"])
+        send_batches(ws, frames[:half], per_batch=30)
+        close_sockets()
+    with TestClient(create_app(settings)) as client:  # a new process: state from the database
+        ws, ready = connect(client, auth)
+        assert ready["session_id"] == s["id"]
+        acks = send_batches(ws, frames[half - 60 :], per_batch=30)  # the spool resends a bit
+        assert sum(a["duplicates"] for a in acks) == 60
+        close_sockets()
+        login = client.post("/api/v1/auth/login", json={"username": "dana", "password": PASSWORD})
+        dana = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        client.post(f"/api/v1/sessions/{s['id']}/stop", headers=dana)
+        got = client.get(f"/api/v1/sessions/{s['id']}", headers=dana).json()
+    assert got["samples"] == sim.t_s.size
+    with open_timeseries(settings) as ts:
+        stored = ts.read_samples(s["id"])
+    assert len(stored) == sim.t_s.size
+    assert np.all(np.diff(stored.t_ns) > 0)
