@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -176,3 +177,56 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class ApiServer:
+    """``strigil serve`` in its own process; ``stop()`` (or ``kill()``) and ``start()`` again
+    reuse its data dir, as a restarted service would."""
+
+    env: dict[str, str]
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, "STRIGIL_BIND_PORT": str(self.port)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "strigil", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def up() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"strigil serve exited with {self.process.returncode}")
+            try:
+                return httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _wait(up, "strigil serve")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def api_server(env: dict[str, str]) -> Iterator[ApiServer]:
+    server = ApiServer(env, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

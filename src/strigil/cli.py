@@ -250,10 +250,12 @@ def _cmd_virtual_tool(args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
+    import os
 
     from tqdm import tqdm
 
     from strigil.ingest.bumble_backend import BumbleCentral
+    from strigil.ingest.forwarder import ApiForwarder
     from strigil.ingest.ingester import CsvSink, Ingester
     from strigil.ingest.runtime import (
         CENTRAL_ADDRESS,
@@ -264,13 +266,31 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         start_virtual_tools,
     )
 
-    if args.output is None:
+    if args.output is None and args.api is None:
         print(
-            "strigil ingest: give --output FILE.csv (forwarding to the API arrives with the "
-            "API; until then the ingester records CSV)",
+            "strigil ingest: say where the frames go: --api URL (with STRIGIL_INGEST_TOKEN set "
+            "to a token from `strigil admin create-token`) or --output FILE.csv",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
+    forwarder: ApiForwarder | None = None
+    if args.api is not None:
+        try:
+            forwarder = ApiForwarder(
+                args.api,
+                os.environ.get("STRIGIL_INGEST_TOKEN", ""),
+                args.spool,
+                spool_max_bytes=int(args.spool_max_mb * 2**20),
+            )
+        except ValueError as exc:
+            print(
+                f"strigil ingest: {exc}; set STRIGIL_INGEST_TOKEN to a token from "
+                "`strigil admin create-token`"
+                if "token" in str(exc)
+                else f"strigil ingest: {exc}",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
     if not 50 <= args.rate_hz <= 1000:
         print("strigil ingest: --rate-hz must be 50 to 1000 (tool profile v1)", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -287,7 +307,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
                 central = BumbleCentral(device_on_link(link, CENTRAL_ADDRESS))
             scan_kw, client_kw = bleak_kwargs(central)
             ingester = Ingester(
-                CsvSink(output_paths(args.output)),
+                CsvSink(output_paths(args.output)) if args.output else None,
+                frame_sink=forwarder,
                 scanner_kwargs=scan_kw,
                 client_kwargs=client_kw,
                 names=set(args.name) if args.name else None,
@@ -296,15 +317,33 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             )
             stop = asyncio.Event()
             task = asyncio.create_task(ingester.run(stop))
-            with tqdm(total=args.duration_s, unit="s", desc="ingesting", disable=None) as bar:
-                for _ in range(int(args.duration_s)):
-                    await asyncio.sleep(1.0)
-                    samples = sum(x.stats.samples for x in ingester.links.values())
-                    lost = sum(x.stats.lost_frames for x in ingester.links.values())
-                    bar.set_postfix(tools=len(ingester.links), samples=samples, lost_frames=lost)
-                    bar.update(1)
-            stop.set()
-            await task
+            seconds = int(args.duration_s) if args.duration_s is not None else None
+            try:
+                with tqdm(total=seconds, unit="s", desc="ingesting", disable=None) as bar:
+                    elapsed = 0
+                    while seconds is None or elapsed < seconds:  # bar.n stays 0 if disabled
+                        await asyncio.sleep(1.0)
+                        elapsed += 1
+                        samples = sum(x.stats.samples for x in ingester.links.values())
+                        lost = sum(x.stats.lost_frames for x in ingester.links.values())
+                        post: dict[str, object] = {
+                            "tools": len(ingester.links),
+                            "samples": samples,
+                            "lost_frames": lost,
+                        }
+                        if forwarder is not None:
+                            fs = forwarder.stats().values()
+                            post["acked_frames"] = sum(x.frames_acked for x in fs)
+                            post["spooled_batches"] = sum(
+                                len(t.spool) for t in forwarder.tools.values()
+                            )
+                        bar.set_postfix(post)
+                        bar.update(1)
+            finally:
+                stop.set()
+                await task
+                if forwarder is not None:
+                    await forwarder.close(drain_s=5.0)
             return ingester
 
     try:
@@ -323,6 +362,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             f"{link.serial}: {s.samples} samples in {s.frames} frames, {s.lost_frames} frames "
             f"lost, {s.malformed_frames} malformed, {s.connections} connection(s)"
         )
+        if forwarder is not None and link.serial in forwarder.tools:
+            tool = forwarder.tools[link.serial]
+            f = tool.stats
+            print(
+                f"  to the API: {f.frames_acked} frames acknowledged ({f.stored} stored, "
+                f"{f.duplicates} duplicates, {f.unassigned} outside a session), "
+                f"{len(tool.spool)} batches still spooled in {tool.spool.folder}"
+            )
     return 0
 
 
@@ -353,7 +400,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"strigil serve: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    uvicorn.run(app, host=settings.bind_host, port=settings.bind_port, log_level="info")
+    uvicorn.run(
+        app,
+        host=settings.bind_host,
+        port=settings.bind_port,
+        log_level="info",
+        ws_per_message_deflate=False,  # small frames: compression costs more than it saves
+    )
     return 0
 
 
@@ -538,7 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     tool_behaviour(vt)
     vt.set_defaults(func=_cmd_virtual_tool)
 
-    ing = sub.add_parser("ingest", help="stream tools over BLE into a CSV recording")
+    ing = sub.add_parser(
+        "ingest", help="stream tools over BLE to the API (store-and-forward) or into a CSV file"
+    )
     where = ing.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--hci",
@@ -554,7 +609,20 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument(
         "--output", help="CSV file; several tools get FILE-SERIAL.csv or a {serial} in the name"
     )
-    ing.add_argument("--duration-s", type=float, default=60.0, help="how long to record, s")
+    ing.add_argument(
+        "--api",
+        help="API base URL, e.g. http://127.0.0.1:8000; the token is read from "
+        "STRIGIL_INGEST_TOKEN",
+    )
+    ing.add_argument(
+        "--spool",
+        default=str(Path.home() / ".local/share/strigil/forward-spool"),
+        help="folder where frames wait for the API's acknowledgement (survives restarts)",
+    )
+    ing.add_argument("--spool-max-mb", type=float, default=256.0, help="spool limit, MiB")
+    ing.add_argument(
+        "--duration-s", type=float, default=None, help="stop after this many s (default: Ctrl-C)"
+    )
     ing.add_argument("--rate-hz", type=int, default=200, help="stream rate to command, Hz")
     ing.add_argument("--tare", action="store_true", help="tare each tool before streaming")
     ing.add_argument("--name", action="append", help="only tools with this name (repeatable)")

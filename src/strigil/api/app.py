@@ -45,6 +45,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
     api = APIRouter(prefix="/api/v1")
+
+    @api.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """For load balancers and health checks; says nothing about any clinic."""
+        return {"status": "ok", "version": __version__}
+
     api.include_router(auth.router)
     api.include_router(users.router)
     api.include_router(tools.router)

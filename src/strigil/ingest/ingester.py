@@ -76,13 +76,22 @@ class SampleSink(Protocol):
     def close(self) -> None: ...
 
 
+class FrameSink(Protocol):
+    """Takes every notification as it arrived (e.g. the API forwarder)."""
+
+    def open(
+        self, serial: str, config: p.ToolConfig, on_tare: Callable[[], None] | None
+    ) -> None: ...
+    def frame(self, serial: str, host_ns: int, data: bytes) -> None: ...
+
+
 class ToolLink:
     """One tool's link, from connection to decoded samples."""
 
     def __init__(
         self,
         device: BLEDevice,
-        sink: SampleSink,
+        sink: SampleSink | None,
         *,
         rate_hz: int = 200,
         tare: bool = False,
@@ -91,8 +100,12 @@ class ToolLink:
         client_kwargs: dict[str, Any] | None = None,
         on_frame: Callable[[str], None] | None = None,
         connect_lock: asyncio.Lock | None = None,
+        frame_sink: FrameSink | None = None,
     ) -> None:
         self.device = device
+        self.frame_sink = frame_sink
+        self._wall_minus_monotonic_ns = time.time_ns() - time.monotonic_ns()
+        self._tare_requested = asyncio.Event()
         self._connect_lock = connect_lock or asyncio.Lock()
         self.sink = sink
         self.rate_hz = rate_hz
@@ -121,7 +134,14 @@ class ToolLink:
 
     # --- consumer ----------------------------------------------------------------------
 
+    def request_tare(self) -> None:
+        """Tare the tool as soon as possible (at once if connected, else on connecting)."""
+        self._tare_requested.set()
+
     def _decode(self, stamp: float, data: bytes) -> None:
+        if self.frame_sink is not None:
+            host_ns = round(stamp * 1e9) + self._wall_minus_monotonic_ns
+            self.frame_sink.frame(self.serial, host_ns, data)
         try:
             frame = p.decode_frame(data)
         except p.MalformedFrameError as exc:
@@ -148,11 +168,12 @@ class ToolLink:
         self.stats.samples += frame.n
         self.stats.last_frame_monotonic = stamp
         device_s = first_s + np.arange(frame.n) * (frame.dt_us / 1e6)
-        self.sink.write(
-            self.serial,
-            SampleBatch(device_s, frame.force_n, frame.acc_g, frame.gyr_dps, frame.flags),
-            self.clock.fit(),
-        )
+        if self.sink is not None:
+            self.sink.write(
+                self.serial,
+                SampleBatch(device_s, frame.force_n, frame.acc_g, frame.gyr_dps, frame.flags),
+                self.clock.fit(),
+            )
         if self.on_frame is not None:
             self.on_frame(self.serial)
 
@@ -181,7 +202,10 @@ class ToolLink:
             with contextlib.suppress(BleakError, KeyError):
                 battery = await client.read_gatt_char(p.BATTERY_LEVEL_UUID)
                 self.stats.battery_percent = battery[0] if battery else None
-            self.sink.open(self.serial, self.config)
+            if self.sink is not None:
+                self.sink.open(self.serial, self.config)
+            if self.frame_sink is not None:
+                self.frame_sink.open(self.serial, self.config, self.request_tare)
             await client.start_notify(p.STREAM_UUID, self._on_notify)
             if self.tare:
                 await client.write_gatt_char(p.CONTROL_POINT_UUID, p.encode_tare(), response=True)
@@ -192,6 +216,11 @@ class ToolLink:
             while not stop.is_set() and not gone.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(gone.wait(), 0.2)
+                if self._tare_requested.is_set():
+                    self._tare_requested.clear()
+                    await client.write_gatt_char(
+                        p.CONTROL_POINT_UUID, p.encode_tare(), response=True
+                    )
                 seen = self.stats.last_frame_monotonic
                 if seen is not None and seen > last_seen:
                     last_seen = seen
@@ -294,7 +323,7 @@ class Ingester:
 
     def __init__(
         self,
-        sink: SampleSink,
+        sink: SampleSink | None,
         *,
         scanner_kwargs: dict[str, Any] | None = None,
         client_kwargs: dict[str, Any] | None = None,
@@ -336,4 +365,5 @@ class Ingester:
             stop.set()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-            self.sink.close()
+            if self.sink is not None:
+                self.sink.close()

@@ -16,46 +16,62 @@ _SUFFIX = ".payload"
 
 
 class DiskQueue:
+    """One process owns a folder at a time; it keeps the files' sizes in memory, so putting and
+    dropping cost the same with ten payloads queued or a hundred thousand."""
+
     def __init__(self, folder: str | Path, *, max_bytes: int) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         for stale in self.folder.glob("*.tmp"):
             stale.unlink()
+        self._sizes = {p: p.stat().st_size for p in sorted(self.folder.glob(f"*{_SUFFIX}"))}
+        self._bytes = sum(self._sizes.values())
+        last = max(self._sizes, default=None)
+        self._next = int(last.stem) + 1 if last is not None else 0
 
     def _files(self) -> list[Path]:
-        return sorted(self.folder.glob(f"*{_SUFFIX}"))
+        return list(self._sizes)  # insertion order is name order
 
     def __len__(self) -> int:
-        return len(self._files())
+        return len(self._sizes)
 
     @property
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self._files())
+        return self._bytes
 
-    def put(self, payload: bytes) -> None:
+    def put(self, payload: bytes, *, full_message: str | None = None) -> None:
         """Append; raises WriteQueueFullError (and keeps nothing of it) past ``max_bytes``."""
-        used = self.size_bytes
+        used = self._bytes
         if used + len(payload) > self.max_bytes:
             raise WriteQueueFullError(
-                f"write queue {self.folder} is full ({used} of {self.max_bytes} bytes) while "
+                full_message
+                or f"write queue {self.folder} is full ({used} of {self.max_bytes} bytes) while "
                 "the time-series backend is unreachable: bring InfluxDB back or raise "
                 "STRIGIL_SPOOL_MAX_MB"
             )
-        files = self._files()
-        number = int(files[-1].stem) + 1 if files else 0
+        number = self._next
         tmp = self.folder / f"{number:012d}.tmp"
         with tmp.open("wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        tmp.rename(self.folder / f"{number:012d}{_SUFFIX}")
+        path = self.folder / f"{number:012d}{_SUFFIX}"
+        tmp.rename(path)
+        self._next = number + 1
+        self._sizes[path] = len(payload)
+        self._bytes += len(payload)
 
     def peek(self) -> tuple[Path, bytes] | None:
-        files = self._files()
-        if not files:
+        first = next(iter(self._sizes), None)
+        if first is None:
             return None
-        return files[0], files[0].read_bytes()
+        return first, first.read_bytes()
 
     def drop(self, path: Path) -> None:
         path.unlink(missing_ok=True)
+        self._bytes -= self._sizes.pop(path, 0)
+
+    def paths(self) -> list[Path]:
+        """Every queued payload's file, oldest first (read with ``Path.read_bytes``)."""
+        return self._files()

@@ -1,0 +1,122 @@
+"""Store-and-forward end to end: virtual tool → bleak/bumble → ingester → spool → WebSocket →
+a real `strigil serve` process, stopped and started again in the middle of a session."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from bumble.link import LocalLink
+
+from servers import api_server
+from strigil.config import Settings
+from strigil.ingest.bumble_backend import BumbleCentral
+from strigil.ingest.forwarder import ApiForwarder
+from strigil.ingest.ingester import Ingester
+from strigil.ingest.runtime import bleak_kwargs, device_on_link
+from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
+from strigil.store import open_timeseries
+from strigil.store.api_tokens import create_api_token
+from strigil.store.clinics import create_clinic, create_user
+from strigil.store.database import open_database
+from strigil.store.models import Role
+
+KEY = "k3y-for-tests-" + "x9Qz" * 8
+PASSWORD = "correct horse battery"
+
+
+async def _until(check, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout_s} s"
+        await asyncio.sleep(0.05)
+
+
+def test_frames_survive_an_api_outage_and_are_stored_exactly_once(tmp_path: Path) -> None:
+    data = tmp_path / "api"
+    settings = Settings(data_dir=data, secret_key=KEY)
+    data.mkdir()
+    with open_database(settings.metadata_url)() as db:
+        clinic = create_clinic(db, "North")
+        create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
+        _, token = create_api_token(db, clinic, "room 1")
+        db.commit()
+    env = {"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}
+
+    with api_server(env) as api:
+
+        def rest(method: str, path: str, **kw: Any) -> httpx.Response:
+            login = httpx.post(
+                f"{api.url}/api/v1/auth/login", json={"username": "dana", "password": PASSWORD}
+            )
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            return httpx.request(method, f"{api.url}{path}", headers=headers, timeout=30, **kw)
+
+        async def run() -> tuple[VirtualTool, Ingester, ApiForwarder, str]:
+            link = LocalLink()  # type: ignore[no-untyped-call]
+            tool = VirtualTool(
+                device_on_link(link, "F0:F0:F0:F0:F0:01"),
+                VirtualToolOptions(serial="VT-1", minutes=3.0, seed=5),
+            )
+            await tool.start()
+            scan_kw, client_kw = bleak_kwargs(
+                BumbleCentral(device_on_link(link, "F1:F1:F1:F1:F1:F1"))
+            )
+            forwarder = ApiForwarder(api.url, token, tmp_path / "spool", batch_interval_s=0.1)
+            ingester = Ingester(
+                None, scanner_kwargs=scan_kw, client_kwargs=client_kw, frame_sink=forwarder
+            )
+            stop = asyncio.Event()
+            task = asyncio.create_task(ingester.run(stop))
+            await _until(
+                lambda: "VT-1" in forwarder.tools and forwarder.tools["VT-1"].stats.connections,
+                30,
+                "hello",
+            )
+            [tool_row] = (await asyncio.to_thread(rest, "GET", "/api/v1/tools")).json()
+            started = await asyncio.to_thread(
+                rest, "POST", "/api/v1/sessions", json={"tool_id": tool_row["id"]}
+            )
+            session_id = started.json()["id"]
+            stats = forwarder.tools["VT-1"].stats
+            await _until(lambda: stats.stored > 25, 30, "frames stored")
+            await asyncio.to_thread(api.kill)  # the API dies mid-session (kill -9)
+            spooled = stats.frames_spooled
+            await _until(lambda: stats.frames_spooled > spooled + 40, 30, "frames spooled offline")
+            assert len(forwarder.tools["VT-1"].spool) > 0
+            await asyncio.to_thread(api.start)
+            await _until(lambda: stats.frames_acked > spooled + 60, 60, "replay after the outage")
+            stop.set()
+            await task
+            await forwarder.close(drain_s=20.0)
+            assert len(forwarder.tools["VT-1"].spool) == 0
+            return tool, ingester, forwarder, session_id
+
+        tool, ingester, forwarder, session_id = asyncio.run(run())
+        stats = forwarder.tools["VT-1"].stats
+        assert stats.connections >= 2
+        rest("POST", f"/api/v1/sessions/{session_id}/stop")
+        session = rest("GET", f"/api/v1/sessions/{session_id}").json()
+
+    with open_timeseries(settings) as ts:
+        stored = ts.read_samples(session_id)
+    # every sample from the session's first to the last frame the ingester saw: no gap, no twin
+    assert np.all(np.diff(stored.t_ns) == 5_000_000)
+    assert session["samples"] == len(stored)
+    [link] = ingester.links.values()
+    assert link.stats.lost_frames == 0
+    anchor = session["clock_model"]["anchor_device_us"]
+    last_device_us = link._last_device_us
+    assert anchor + (len(stored) - 1) * 5000 == last_device_us  # up to the last frame seen
+    assert session["duplicate_frames"] == stats.duplicates
+    assert stats.malformed == 0
+    # the stored force is one contiguous run of the simulated session
+    sim = tool.session(200).force_n
+    n = len(stored)
+    head = np.lib.stride_tricks.sliding_window_view(sim[: sim.size - n + 50], 200)
+    candidates = np.flatnonzero(np.all(np.abs(head - stored.force_n[:200]) < 0.006, axis=1))
+    assert any(np.allclose(sim[k : k + n], stored.force_n, atol=0.006) for k in candidates)
