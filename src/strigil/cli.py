@@ -373,6 +373,108 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from sqlalchemy import func, select
+    from tqdm import tqdm
+
+    from strigil.store import open_timeseries
+    from strigil.store.clinics import audit
+    from strigil.store.database import open_database
+    from strigil.store.export import ExportFilter, export_bundle
+    from strigil.store.models import Clinic, Tool, User
+
+    settings = _settings_or_exit("export")
+    if settings is None:
+        return EXIT_BAD_INPUT
+
+    def when(text: str | None, flag: str) -> dt.datetime | None:
+        if text is None:
+            return None
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise SystemExit(
+                f"strigil export: {flag} {text!r} is not an ISO 8601 date such as 2026-11-01"
+            ) from None
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+    try:
+        since, until = when(args.since, "--since"), when(args.until, "--until")
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    with open_database(settings.metadata_url)() as db:
+        clinics = db.scalars(select(Clinic).order_by(Clinic.name)).all()
+        if args.clinic is not None:
+            clinics = [c for c in clinics if c.name == args.clinic]
+        if len(clinics) != 1:
+            names = ", ".join(c.name for c in db.scalars(select(Clinic)).all()) or "none"
+            print(
+                f"strigil export: say which clinic with --clinic (clinics: {names})",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        clinic = clinics[0]
+        therapist_id = tool_id = None
+        if args.therapist is not None:
+            user = db.scalars(
+                select(User).where(User.clinic_id == clinic.id, User.username == args.therapist)
+            ).first()
+            if user is None:
+                print(
+                    f"strigil export: no user {args.therapist!r} in {clinic.name}", file=sys.stderr
+                )
+                return EXIT_BAD_INPUT
+            therapist_id = user.id
+        if args.tool is not None:
+            tool = db.scalars(
+                select(Tool).where(Tool.clinic_id == clinic.id, Tool.serial == args.tool)
+            ).first()
+            if tool is None:
+                print(f"strigil export: no tool {args.tool!r} in {clinic.name}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            tool_id = tool.id
+        selection = ExportFilter(
+            clinic_id=clinic.id,
+            since=since,
+            until=until,
+            therapist_id=therapist_id,
+            protocol_id=args.protocol,
+            body_area=args.area,
+            tool_id=tool_id,
+        )
+        total = db.scalar(select(func.count()).select_from(selection.query().subquery())) or 0
+        audit(
+            db,
+            "export",
+            clinic_id=clinic.id,
+            detail={
+                "filter": selection.to_json(),
+                "format": args.format,
+                "sessions": total,
+                "via": "cli",
+            },
+        )
+        db.commit()
+        with (
+            open_timeseries(settings) as store,
+            tqdm(total=total, desc="exporting", unit="session", disable=None) as bar,
+            open(args.output, "wb") as out,
+        ):
+            for chunk in export_bundle(
+                db,
+                lambda fn: fn(store),
+                selection,
+                args.format,
+                on_session=lambda _sid: bar.update(1),
+            ):
+                out.write(chunk)
+    print(f"wrote {args.output}: {total} sessions ({args.format})")
+    return 0
+
+
 def _settings_or_exit(command: str) -> Any:
     from pydantic import ValidationError
 
@@ -522,6 +624,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="contact area of the edge for pressure (default: the file's metadata)",
     )
     analyze.set_defaults(func=_cmd_analyze)
+
+    exp = sub.add_parser(
+        "export", help="a de-identified research bundle (ZIP) of finished sessions"
+    )
+    exp.add_argument("-o", "--output", required=True, help="ZIP file to write")
+    exp.add_argument("--format", choices=("csv", "parquet", "mat"), default="csv")
+    exp.add_argument("--clinic", help="clinic name (needed when there are several)")
+    exp.add_argument("--since", help="sessions started on or after (ISO 8601)")
+    exp.add_argument("--until", help="sessions started before (ISO 8601)")
+    exp.add_argument("--therapist", help="username")
+    exp.add_argument("--protocol", help="protocol id")
+    exp.add_argument("--area", help="body area, as recorded")
+    exp.add_argument("--tool", help="tool serial")
+    exp.set_defaults(func=_cmd_export)
 
     imp = sub.add_parser(
         "import",

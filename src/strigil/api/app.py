@@ -12,6 +12,7 @@ from strigil.api.live import LiveHub
 from strigil.api.routes import (
     audit,
     auth,
+    exports,
     ingest,
     patients,
     protocols,
@@ -59,5 +60,6 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(sessions.router)
     api.include_router(ingest.router)
     api.include_router(audit.router)
+    api.include_router(exports.router)
     app.include_router(api)
     return app
