@@ -39,13 +39,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## servers: the real InfluxDB and PostgreSQL the tests start (Debian packages, installed if missing)
+## servers: the real InfluxDB and PostgreSQL the tests start, and docker-compose to check the
+## compose file (Debian packages, installed if missing; no Docker engine is needed)
 servers:
-	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "installing influxdb and postgresql from Debian's packages"; \
+	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    || ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }; then \
+	  echo "installing influxdb, postgresql and docker-compose from Debian's packages"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb postgresql >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb postgresql \
+	    docker-compose >/dev/null; \
 	fi
 
 unit: $(STAMP) servers

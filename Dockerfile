@@ -1,0 +1,15 @@
+# The strigil API. Build: docker build -t strigil . ; run with docker-compose.yml.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY src ./src
+RUN pip install -c constraints.txt . && useradd --system --home /var/lib/strigil strigil \
+    && mkdir -p /var/lib/strigil && chown strigil /var/lib/strigil
+USER strigil
+ENV STRIGIL_DATA_DIR=/var/lib/strigil STRIGIL_BIND_HOST=0.0.0.0 STRIGIL_BIND_PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+    CMD python -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:8000/api/v1/health').status_code != 200)"
+CMD ["strigil", "serve"]
