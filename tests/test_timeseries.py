@@ -246,3 +246,25 @@ def test_rolled_up_traces_equal_raw_ones(store: TimeSeriesStore) -> None:
     first = t < (START_NS // minute + 1) * minute  # buckets align to whole minutes of epoch
     assert again.mean_n[0] == pytest.approx(f[first].mean(), abs=1e-9)
     assert int(again.t_ns[0]) == START_NS // minute * minute
+
+
+def test_many_sessions_in_one_write_come_back_apart(store: TimeSeriesStore) -> None:
+    """The live path writes a whole group of ingest batches, many sessions, at once."""
+    blocks = []
+    for k in range(3):
+        store.begin_session(f"s{k}", tool=f"T{k}", start_ns=START_NS)
+        blocks.append((f"s{k}", *samples(7000 + k, seed=k)))  # > one POST of 5,000 lines
+    assert store.write_sample_blocks(blocks) == 21_003
+    for session, t, force, acc, gyr in blocks:
+        got = store.read_samples(session)
+        np.testing.assert_array_equal(got.t_ns, t)
+        np.testing.assert_array_equal(got.values, np.column_stack([force, acc, gyr]))
+    bad_t, bad_f, bad_a, bad_g = samples(10, seed=9, start_ns=START_NS + 10**12)
+    bad_f[3] = np.nan
+    with pytest.raises(ValueError, match="force"):
+        store.write_sample_blocks(
+            [("s0", *samples(10, start_ns=START_NS + 10**12)), ("s1", bad_t, bad_f, bad_a, bad_g)]
+        )
+    assert (
+        len(store.read_samples("s0")) == 7000
+    )  # the good block of that write was not written either

@@ -4,9 +4,10 @@ One :class:`LiveHub` per API process owns the time-series store and runs everyth
 touches it, or a session's analysis state, on one thread ("the store thread"); the event loop
 only parses messages and moves bytes. Batches from every ingest connection are taken in
 groups: each batch of a group is decoded, deduplicated, written and analysed, then the store is
-flushed once (samples durable: in the store or in its on-disk queue), then the sessions'
-high-water marks are committed to the metadata database, and only then is every batch of the
-group acknowledged. The more connections, the larger the groups: one flush serves them all.
+flushed once (samples durable: in the store or in its on-disk queue), a new session's time
+anchor is committed to the metadata database, and only then is every batch of the group
+acknowledged. The more connections, the larger the groups: one flush serves them all. The
+sessions' high-water marks and counters are committed at most once a second.
 
 Times. A session's time zero is its first sample: ``anchor_ns`` on the wall clock (the host
 receive time of the first frame, less the frame's length) and ``anchor_device_us`` on the
@@ -15,7 +16,9 @@ one mapping for samples and strokes, the same on every replay. The device→host
 kept with the session for anyone who needs wall-clock time to the millisecond.
 
 Resent frames (after an outage or a restart) are recognised by device time: a frame at or
-before the session's committed high-water mark is a duplicate, counted and dropped.
+before the session's high-water mark is a duplicate, counted and dropped. After an API
+restart the mark may lag the last second; frames resent from that second are written again
+to the same times (points are keyed by time), so they are still stored once.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +51,7 @@ T = TypeVar("T")
 ROLLUP_EVERY_NS = 60 * 10**9
 """Roll force up per second while a session runs, once this much new data is stored."""
 LIVE_WINDOW_S = 30.0
+PERSIST_EVERY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,8 @@ class LiveSession:
         self.hwm_us = row.device_hwm_us
         """Device time of the last sample written (durable once the group is committed)."""
         self.analyzed_hwm_us = row.device_hwm_us
+        self.staged_hwm_us = row.device_hwm_us
+        self.staged: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.unwrap = (
             p.DeviceClockUnwrapper()
             if row.device_hwm_us is None
@@ -121,6 +128,8 @@ class LiveSession:
         self.malformed = row.malformed_frames
         self.duplicates = row.duplicate_frames
         self.dirty = False
+        self.anchor_unsaved = False
+        """The anchor fixes every stored time: it is committed before the first ack."""
         self.begun = row.anchor_ns is not None
         self.rolled_ns = self.anchor_ns or 0
         self._last_seq: int | None = None
@@ -134,15 +143,13 @@ class LiveSession:
             self.analyzer = StrokeAnalyzer(rate_hz=rate_hz, contact_area_mm2=self.contact_area_mm2)
         return self.analyzer
 
-    def take(
+    def stage(
         self, store: TimeSeriesStore, records: Sequence[tuple[int, bytes]]
-    ) -> tuple[int, int, int]:
-        """Decode, deduplicate, store and analyse; returns (stored, duplicates, malformed)."""
-        t_parts: list[np.ndarray] = []
-        values: list[np.ndarray] = []
+    ) -> tuple[int, int]:
+        """Decode and deduplicate a batch; its new samples wait in :attr:`staged` for the
+        group's one write. Returns (duplicates, malformed)."""
         dup = bad = 0
-        dt_us = 0
-        hwm = self.hwm_us
+        hwm = self.staged_hwm_us
         for host_ns, data in records:
             try:
                 frame = p.decode_frame(data)
@@ -158,57 +165,68 @@ class LiveSession:
                 lost = p.frames_lost(self._last_seq, frame.seq) - self._malformed_since_good
                 self.lost_frames += max(lost, 0)
             self._last_seq, self._malformed_since_good = frame.seq, 0
-            dt_us = frame.dt_us
             if self.rate_hz is None:
                 self.rate_hz = round(1e6 / frame.dt_us)
             if self.anchor_ns is None or self.anchor_device_us is None:
                 self.anchor_device_us = device_us
                 self.anchor_ns = host_ns - (frame.n - 1) * frame.dt_us * 1000
                 self.rolled_ns = self.anchor_ns
+                self.anchor_unsaved = True
             rel_us = device_us - self.anchor_device_us + np.arange(frame.n) * frame.dt_us
-            t_parts.append(rel_us)
-            values.append(np.column_stack([frame.force_n, frame.acc_g, frame.gyr_dps]))
+            self.staged.append((rel_us, frame.force_n, frame.acc_g, frame.gyr_dps))
             hwm = device_us + (frame.n - 1) * frame.dt_us
             self.clock.add(
                 (device_us - self.anchor_device_us) / 1e6, (host_ns - self.anchor_ns) / 1e9
             )
             self.live.host_ns = host_ns
             self.live.battery_low = bool(frame.flags & p.FrameFlags.BATTERY_LOW)
+        self.staged_hwm_us = hwm
         self.malformed += bad
         self.duplicates += dup
-        if not t_parts or self.anchor_ns is None:
-            self.dirty = self.dirty or bool(bad or dup)
-            return 0, dup, bad
-        rel = np.concatenate(t_parts)
-        rows = np.concatenate(values)
-        if not self.begun:
+        self.dirty = self.dirty or bool(bad or dup)
+        if self.staged and not self.begun and self.anchor_ns is not None:
             store.begin_session(self.id, tool=self.serial, start_ns=self.anchor_ns)
             self.begun = True
-        store.write_samples(
-            self.id, self.anchor_ns + rel * 1000, rows[:, 0], rows[:, 1:4], rows[:, 4:7]
+        return dup, bad
+
+    def staged_block(self) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(session, t_ns, force_n, acc_g, gyr_dps) of everything staged."""
+        rel = np.concatenate([x[0] for x in self.staged])
+        return (
+            self.id,
+            (self.anchor_ns or 0) + rel * 1000,
+            np.concatenate([x[1] for x in self.staged]),
+            np.concatenate([x[2] for x in self.staged]),
+            np.concatenate([x[3] for x in self.staged]),
         )
-        self.hwm_us = hwm  # only once written: a refused write is not a duplicate when resent
+
+    def commit_staged(self, store: TimeSeriesStore) -> None:
+        """The staged samples are written: advance the mark, analyse them, store strokes."""
+        rel = np.concatenate([x[0] for x in self.staged])
+        force = np.concatenate([x[1] for x in self.staged])
+        acc = np.concatenate([x[2] for x in self.staged])
+        self.staged = []
+        self.hwm_us = self.staged_hwm_us
         self.samples += rel.size
         self.dirty = True
-        t_s = rel / 1e6
         fresh = slice(None)
         if self.analyzed_hwm_us is not None:  # resent after a failed flush: stored, not re-fed
             done_us = self.analyzed_hwm_us - (self.anchor_device_us or 0)
-            first = int(np.searchsorted(rel, done_us, side="right"))
-            fresh = slice(first, None)
+            fresh = slice(int(np.searchsorted(rel, done_us, side="right")), None)
+        t_s = rel / 1e6
         if t_s[fresh].size:
-            analyzer = self._analyzer(self.rate_hz or 1e6 / dt_us)
-            strokes = analyzer.feed(t_s[fresh], rows[fresh, 0], rows[fresh, 1:4])
+            analyzer = self._analyzer(self.rate_hz or 200)
+            strokes = analyzer.feed(t_s[fresh], force[fresh], acc[fresh])
             if strokes:
                 store.write_strokes(self.id, strokes)
             self.analyzed_hwm_us = self.hwm_us
-        self.live.force_n = float(rows[-1, 0])
+        self.live.force_n = float(force[-1])
         self.live.t_s = float(t_s[-1])
-        return int(rel.size), dup, bad
 
     def rollback(self) -> None:
         """The group was not made durable: resent frames must be stored again."""
-        self.hwm_us = self.durable_hwm_us
+        self.staged = []
+        self.hwm_us = self.staged_hwm_us = self.durable_hwm_us
         if self.hwm_us is not None:
             self.unwrap = p.DeviceClockUnwrapper.resuming_at(self.hwm_us)
 
@@ -252,8 +270,7 @@ class LiveSession:
                 "anchor_device_us": self.anchor_device_us,
             }
         row.clock_model = self.clock_json
-        self.durable_hwm_us = self.hwm_us
-        self.dirty = False
+        self.dirty = self.anchor_unsaved = False
 
 
 @dataclass
@@ -290,6 +307,7 @@ class LiveHub:
         """Connected ingesters per (clinic, serial): a coroutine function sending them JSON."""
         self.groups = 0
         self.batches = 0
+        self._persisted_at = 0.0
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -335,11 +353,32 @@ class LiveHub:
         prior: list[Stroke] = []
         if row.anchor_ns is not None and self._store is not None:
             prior = self._store.read_strokes(row.id)
+            self._catch_up(self._store, row)
         live = LiveSession(row, serial, prior)
         live.contact_area_mm2 = tool.contact_area_mm2 if tool is not None else None
         self._sessions[row.id] = live
         self._by_tool[(row.clinic_id, serial)] = row.id
         return live
+
+    @staticmethod
+    def _catch_up(store: TimeSeriesStore, row: TreatmentSession) -> None:
+        """After a restart: the committed mark may lag what the store holds by up to a
+        second; take the mark and the sample count from the store itself."""
+        anchor_ns, anchor_us = row.anchor_ns, row.anchor_device_us
+        if anchor_ns is None or anchor_us is None:
+            return
+        after_ns = (
+            anchor_ns
+            if row.device_hwm_us is None
+            else (anchor_ns + (row.device_hwm_us - anchor_us) * 1000 + 1)
+        )
+        try:
+            newer = store.read_samples(row.id, start_ns=after_ns)
+        except KeyError:
+            return  # nothing stored yet
+        if len(newer):
+            row.device_hwm_us = anchor_us + (int(newer.t_ns[-1]) - anchor_ns) // 1000
+            row.samples += len(newer)
 
     async def start_session(self, session_id: str) -> None:
         def run(_store: TimeSeriesStore) -> None:
@@ -436,9 +475,16 @@ class LiveHub:
             except Exception as exc:
                 _LOGGER.warning("batch from %s refused: %s", item.serial, exc)
                 results.append(exc)
+        staged = [live for sid in touched if (live := self._sessions.get(sid)) and live.staged]
         try:
+            store.write_sample_blocks([live.staged_block() for live in staged])
+            for live in staged:
+                live.commit_staged(store)
             store.flush()
-            self._persist_all()
+            for sid in touched:
+                if (live := self._sessions.get(sid)) is not None:
+                    live.durable_hwm_us = live.hwm_us
+            self._persist_all(force=False)
         except Exception as exc:
             _LOGGER.error("could not make ingest durable: %s", exc)
             for sid in touched:
@@ -454,13 +500,20 @@ class LiveHub:
         if live is None:
             return BatchOutcome(len(item.records), 0, 0, 0, len(item.records), None)
         mine = [r for r in item.records if r[0] >= live.started_ns]
-        _, dup, bad = live.take(store, mine)
+        dup, bad = live.stage(store, mine)
         touched.add(live.id)
         unassigned = len(item.records) - len(mine)
         return BatchOutcome(len(item.records), len(mine) - dup - bad, dup, bad, unassigned, live.id)
 
-    def _persist_all(self) -> None:
-        dirty = [s for s in self._sessions.values() if s.dirty]
+    def _persist_all(self, *, force: bool = True) -> None:
+        """Commit the sessions' marks and counters: new anchors at once, the rest at most every
+        PERSIST_EVERY_S. A mark that lags only means a resend after a crash is written again
+        rather than skipped: points are keyed by time, so it is stored once either way."""
+        now = time.monotonic()
+        due = force or now - self._persisted_at >= PERSIST_EVERY_S
+        dirty = [s for s in self._sessions.values() if s.anchor_unsaved or (due and s.dirty)]
+        if due:
+            self._persisted_at = now
         if not dirty:
             return
         with self._database() as db:

@@ -341,6 +341,28 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                 pending.append(self._builder.submit(build, starts[k + window]))
             self._append(payload)
 
+    def _write_sample_blocks(self, blocks: Sequence[tuple[str, str, SampleBlock]]) -> None:
+        """One line-protocol build for many sessions' samples (the live path: each group of
+        ingest batches), in POSTs of at most ``batch_lines``."""
+        series = [f"samples,session={s},tool={tool}" for s, tool, _ in blocks]
+        which = np.repeat(np.arange(len(blocks)), [len(b) for _, _, b in blocks])
+        t_ns = np.concatenate([b.t_ns for _, _, b in blocks])
+        values = np.concatenate([b.values for _, _, b in blocks])
+        step = self._batch_lines
+        payloads = [
+            (
+                lines(
+                    (series, which[i : i + step]),
+                    SAMPLE_FIELDS,
+                    [values[i : i + step, k] for k in range(7)],
+                    t_ns[i : i + step],
+                ),
+                min(step, t_ns.size - i),
+            )
+            for i in range(0, t_ns.size, step)
+        ]
+        self._append(payloads)
+
     def _write_strokes(
         self, session: str, tool: str, start_ns: int, strokes: Sequence[Stroke]
     ) -> None:

@@ -16,16 +16,26 @@ from numpy.typing import NDArray
 
 
 def lines(
-    measurement_and_tags: str,
+    measurement_and_tags: str | tuple[Sequence[str], NDArray[np.intp]],
     field_names: Sequence[str],
     columns: Sequence[NDArray[np.float64]],
     t_ns: NDArray[np.int64],
 ) -> bytes:
-    """``measurement,tags f1=v1,f2=v2 t\\n`` for every row; float fields only."""
+    """``measurement,tags f1=v1,f2=v2 t\\n`` for every row; float fields only.
+
+    ``measurement_and_tags`` is one series for all rows, or (series, index of each row's
+    series), so one call serves the samples of many sessions.
+    """
     parts: list[object] = []
     for k, (name, values) in enumerate(zip(field_names, columns, strict=True)):
         sep = " " if k == 0 else ","
-        parts.append(pa.scalar(f"{measurement_and_tags if k == 0 else ''}{sep}{name}="))
+        if k == 0 and not isinstance(measurement_and_tags, str):
+            series, which = measurement_and_tags
+            heads = pa.array([f"{s}{sep}{name}=" for s in series], type=pa.string())
+            parts.append(heads.take(pa.array(which)))
+        else:
+            head = measurement_and_tags if k == 0 and isinstance(measurement_and_tags, str) else ""
+            parts.append(pa.scalar(f"{head}{sep}{name}="))
         parts.append(pc.cast(pa.array(values, type=pa.float64()), pa.string()))
     parts += [pa.scalar(" "), pc.cast(pa.array(t_ns, type=pa.int64()), pa.string())]
     parts += [pa.scalar("\n"), ""]  # the last argument is the (empty) separator

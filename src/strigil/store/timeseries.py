@@ -368,6 +368,24 @@ class TimeSeriesStore(abc.ABC):
             self._write_samples(session, tool, block)
         return len(block)
 
+    def write_sample_blocks(
+        self, blocks: Sequence[tuple[str, ArrayLike, ArrayLike, ArrayLike, ArrayLike]]
+    ) -> int:
+        """Samples of several sessions at once: (session, t_ns, force_n, acc_g, gyr_dps) each.
+        Every block is checked before anything is written; returns how many samples."""
+        checked = [
+            (session, *self._tool_and_start(session), checked_samples(t, f, a, g))
+            for session, t, f, a, g in blocks
+        ]
+        checked = [c for c in checked if len(c[3])]
+        if checked:
+            self._write_sample_blocks([(s, tool, block) for s, tool, _, block in checked])
+        return sum(len(c[3]) for c in checked)
+
+    def _write_sample_blocks(self, blocks: Sequence[tuple[str, str, SampleBlock]]) -> None:
+        for session, tool, block in blocks:
+            self._write_samples(session, tool, block)
+
     def write_strokes(self, session: str, strokes: Sequence[Stroke]) -> None:
         """Store strokes (times relative to the session's start, as the analysis gives them)."""
         tool, start_ns = self._tool_and_start(session)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
-from strigil.api.live import LiveHub, as_utc
+from strigil.api.live import LiveHub, LiveSession, as_utc
 from strigil.signal.scoring import score_session
 from strigil.signal.strokes import Summary
 from strigil.store.clinics import default_protocol_of, protocol_targets
@@ -145,9 +145,13 @@ def _get(db: SessionDep, user: User, session_id: str) -> TreatmentSession:
     return found
 
 
-def _out(db: SessionDep, s: TreatmentSession, user: User) -> SessionOut:
+def _out(
+    db: SessionDep, s: TreatmentSession, user: User, live: LiveSession | None = None
+) -> SessionOut:
+    """The session; a running one's counters come from its live state (the database has them
+    up to a second late)."""
     patient = db.get(Patient, s.patient_id) if s.patient_id else None
-    return SessionOut(
+    out = SessionOut(
         id=s.id,
         status=s.status,
         therapist_id=s.therapist_id,
@@ -180,6 +184,17 @@ def _out(db: SessionDep, s: TreatmentSession, user: User) -> SessionOut:
             OutcomeOut(id=o.id, name=o.name, value=o.value, unit=o.unit, timing=o.timing)
             for o in s.outcomes
         ],
+    )
+    if live is None:
+        return out
+    return out.model_copy(
+        update={
+            "samples": live.samples,
+            "lost_frames": live.lost_frames,
+            "malformed_frames": live.malformed,
+            "duplicate_frames": live.duplicates,
+            "rate_hz": live.rate_hz,
+        }
     )
 
 
@@ -276,8 +291,9 @@ def list_sessions(
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-def get_session(session_id: str, db: SessionDep, user: CurrentUser) -> SessionOut:
-    return _out(db, _get(db, user, session_id), user)
+def get_session(session_id: str, request: Request, db: SessionDep, user: CurrentUser) -> SessionOut:
+    s = _get(db, user, session_id)
+    return _out(db, s, user, _hub(request).live(s.id))
 
 
 @router.patch("/{session_id}", response_model=SessionOut, dependencies=[RUNS_SESSIONS])
