@@ -344,3 +344,31 @@ def test_the_api_restarted_mid_session_resumes_without_duplicates(tmp_path: Path
         stored = ts.read_samples(s["id"])
     assert len(stored) == sim.t_s.size
     assert np.all(np.diff(stored.t_ns) > 0)
+
+
+def test_batches_of_frames_over_http_are_stored_once(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    _, frames = simulated_frames(minutes=0.5)
+    _, ready = connect(client, h["north_token"])  # the tool becomes known to the clinic
+    close_sockets()
+    session = start(client, h, ready["tool_id"])
+    host_ns = time.time_ns()
+    body = encode_batch(0, [(host_ns + i, f) for i, f in enumerate(frames[:30])])
+
+    def post(data: bytes, serial: str = "IASTM-0007", who: str = "north_token"):  # type: ignore[no-untyped-def]
+        return client.post(
+            "/api/v1/ingest/frames",
+            params={"serial": serial},
+            content=data,
+            headers={**h[who], "Content-Type": "application/octet-stream"},
+        )
+
+    first = post(body).json()
+    assert (first["stored"], first["session_id"]) == (30, session["id"])
+    again = post(body).json()
+    assert (again["stored"], again["duplicates"]) == (0, 30)
+    assert post(body[:-3]).status_code == 422
+    assert post(body, serial="IASTM-9999").status_code == 404
+    assert post(body, who="dana").status_code == 401
+    got = client.get(f"/api/v1/sessions/{session['id']}", headers=h["dana"]).json()
+    assert got["samples"] == 30 * 16

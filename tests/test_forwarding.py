@@ -120,3 +120,61 @@ def test_frames_survive_an_api_outage_and_are_stored_exactly_once(tmp_path: Path
     head = np.lib.stride_tricks.sliding_window_view(sim[: sim.size - n + 50], 200)
     candidates = np.flatnonzero(np.all(np.abs(head - stored.force_n[:200]) < 0.006, axis=1))
     assert any(np.allclose(sim[k : k + n], stored.force_n, atol=0.006) for k in candidates)
+
+
+def test_the_spool_outlives_the_ingester(tmp_path: Path) -> None:
+    """Frames spooled while the API was unreachable are sent by the next ingester process."""
+    from strigil.ingest import protocol as p
+    from strigil.ingest.replay import samples_to_frames
+    from strigil.signal.simulate import simulate_session
+
+    data = tmp_path / "api"
+    data.mkdir()
+    settings = Settings(data_dir=data, secret_key=KEY)
+    with open_database(settings.metadata_url)() as db:
+        clinic = create_clinic(db, "North")
+        create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
+        create_user(db, clinic, "ada", Role.ADMIN, PASSWORD)
+        _, token = create_api_token(db, clinic, "room 1")
+        db.commit()
+    sim = simulate_session(minutes=0.5, seed=2, rate_hz=200, scenario="lifted")
+    frames = samples_to_frames(sim.t_s, sim.force_n, sim.acc_g, sim.gyr_dps, rate_hz=200)
+    config = p.ToolConfig(profile=1, model="S1", serial="VT-9", firmware="1", rate_hz=200)
+    with api_server({"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}) as api:
+
+        def as_user(who: str) -> dict[str, str]:
+            login = httpx.post(
+                f"{api.url}/api/v1/auth/login", json={"username": who, "password": PASSWORD}
+            )
+            return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+        tool = httpx.post(
+            f"{api.url}/api/v1/tools", json={"serial": "VT-9"}, headers=as_user("ada")
+        )
+        session = httpx.post(
+            f"{api.url}/api/v1/sessions",
+            json={"tool_id": tool.json()["id"]},
+            headers=as_user("dana"),
+        ).json()
+
+        async def offline() -> int:  # the first ingester never reaches the API, then stops
+            dead = f"http://127.0.0.1:{api.port + 1 if api.port < 65535 else 1}"
+            first = ApiForwarder(dead, token, tmp_path / "spool", batch_interval_s=0.05)
+            first.open("VT-9", config, None)
+            for f in frames:
+                first.frame("VT-9", time.time_ns(), f)
+            await first.close(drain_s=0.5)
+            return len(first.tools["VT-9"].spool)
+
+        async def online() -> ApiForwarder:  # the next one finds the spool and sends it
+            second = ApiForwarder(api.url, token, tmp_path / "spool")
+            second.open("VT-9", config, None)
+            await second.close(drain_s=30.0)
+            return second
+
+        assert asyncio.run(offline()) >= 1
+        second = asyncio.run(online())
+        assert len(second.tools["VT-9"].spool) == 0
+        assert second.tools["VT-9"].stats.stored == len(frames)
+        got = httpx.get(f"{api.url}/api/v1/sessions/{session['id']}", headers=as_user("dana"))
+        assert got.json()["samples"] == sim.t_s.size

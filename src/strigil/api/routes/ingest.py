@@ -30,7 +30,7 @@ from sqlalchemy import select
 from strigil.api.deps import SessionDep, SettingsDep
 from strigil.api.live import LiveHub
 from strigil.ingest import protocol as p
-from strigil.ingest.wire import WireFormatError, decode_batch
+from strigil.ingest.wire import MAX_BATCH_BYTES, WireFormatError, decode_batch
 from strigil.sessionfile import SessionFileError
 from strigil.signal.analyzer import SignalInputError
 from strigil.store.api_tokens import find_api_token
@@ -126,6 +126,68 @@ async def upload_recording(
         path.unlink(missing_ok=True)
     return RecordingStored(
         session_id=result.session_id, samples=result.samples, strokes=result.strokes
+    )
+
+
+class FramesStored(BaseModel):
+    frames: int
+    stored: int
+    duplicates: int
+    malformed: int
+    unassigned: int
+    session_id: str | None
+
+
+@router.post(
+    "/frames",
+    response_model=FramesStored,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_frames(
+    request: Request,
+    token: IngestToken,
+    db: SessionDep,
+    serial: Annotated[str, Query(min_length=1, max_length=64, description="the tool's serial")],
+) -> FramesStored:
+    """One batch of raw frames in the WebSocket's wire format (docs/ingest.md), for a tool
+    already known to the clinic: stored and analysed like live frames, resends recognised."""
+    tool = db.scalars(
+        select(Tool).where(Tool.clinic_id == token.clinic_id, Tool.serial == serial)
+    ).first()
+    if tool is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"no tool {serial!r} in this clinic: connect it once over the WebSocket or "
+            "register it (POST /api/v1/tools)",
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BATCH_BYTES:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                detail=f"a batch may be at most {MAX_BATCH_BYTES // 2**20} MiB: send several",
+            )
+    try:
+        _, records = decode_batch(bytes(body))
+    except WireFormatError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    hub: LiveHub = request.app.state.hub
+    outcome = await (await hub.ingest(token.clinic_id, serial, records))
+    return FramesStored(
+        frames=outcome.frames,
+        stored=outcome.stored,
+        duplicates=outcome.duplicates,
+        malformed=outcome.malformed,
+        unassigned=outcome.unassigned,
+        session_id=outcome.session_id,
     )
 
 
