@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR := demo-output
+DEMO_PORT ?= 8000
+DEMO_SECONDS ?=
 
 .PHONY: demo test lint typecheck unit bench clean servers
 
@@ -23,11 +25,9 @@ demo: $(STAMP)
 	@echo "== 2. store it with its analysis in the embedded store"
 	STRIGIL_DATA_DIR=$(DEMO_DIR)/strigil-data $(BIN)/strigil import $(DEMO_DIR)/session.csv --patient P-001
 	@echo
-	@echo "== 3. two virtual tools stream over (simulated) BLE through the real ingester"
-	$(BIN)/strigil ingest --virtual 2 --output '$(DEMO_DIR)/live-{serial}.csv' --duration-s 8 --minutes 2
-	$(BIN)/strigil analyze $(DEMO_DIR)/live-VT-0001.csv
-	@echo
-	@echo "Per-stroke JSON: $(BIN)/strigil analyze $(DEMO_DIR)/session.csv --json"
+	@echo "== 3. the service: API (embedded store), demo clinic, two virtual tools streaming"
+	@echo "==    through the real ingester and its spool into live sessions (Ctrl-C stops)"
+	$(BIN)/strigil demo --port $(DEMO_PORT) --data-dir $(DEMO_DIR)/service $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
 ## test: everything CI runs: lint, format check, strict typing, the whole test suite
 test: lint typecheck unit
@@ -59,6 +59,8 @@ bench: $(STAMP) servers
 	$(BIN)/python bench/bench_analysis.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_forward_latency.py
+	$(BIN)/python bench/bench_api_ingest.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -475,6 +475,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from strigil.demo import run_demo
+
+    try:
+        code = asyncio.run(
+            run_demo(Path(args.data_dir), port=args.port, tools=args.tools, seconds=args.seconds)
+        )
+    except KeyboardInterrupt:
+        return 0
+    if code:
+        print(f"strigil demo: port {args.port} is taken: give another with --port", file=sys.stderr)
+    return code
+
+
 def _settings_or_exit(command: str) -> Any:
     from pydantic import ValidationError
 
@@ -624,6 +640,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="contact area of the edge for pressure (default: the file's metadata)",
     )
     analyze.set_defaults(func=_cmd_analyze)
+
+    demo = sub.add_parser(
+        "demo", help="the whole service with virtual tools, a demo clinic and its users"
+    )
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--tools", type=int, default=2, help="virtual tools streaming")
+    demo.add_argument("--seconds", type=float, default=None, help="stop after (default: Ctrl-C)")
+    demo.add_argument(
+        "--data-dir", default="demo-output/strigil-demo", help="emptied and filled afresh"
+    )
+    demo.set_defaults(func=_cmd_demo)
 
     exp = sub.add_parser(
         "export", help="a de-identified research bundle (ZIP) of finished sessions"

@@ -1,0 +1,129 @@
+"""``strigil demo``: the whole service on this machine, with nothing to install or configure.
+
+The API with the embedded store, a demo clinic with one user per role (passwords printed),
+two virtual tools streaming simulated sessions over bumble's virtual radio through the real
+ingester and its store-and-forward spool into the API, a session running on each tool. Demo
+mode only: a random signing key for the run, never for a clinic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import shutil
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from strigil.api.app import create_app
+from strigil.config import Settings
+from strigil.ingest.bumble_backend import BumbleCentral
+from strigil.ingest.forwarder import ApiForwarder
+from strigil.ingest.ingester import Ingester
+from strigil.ingest.runtime import (
+    CENTRAL_ADDRESS,
+    bleak_kwargs,
+    device_on_link,
+    start_virtual_tools,
+)
+from strigil.ingest.virtual_tool import VirtualToolOptions
+from strigil.store.api_tokens import create_api_token
+from strigil.store.clinics import create_clinic, create_user
+from strigil.store.database import open_database
+from strigil.store.models import Role
+
+ROLES = {"ada": Role.ADMIN, "dana": Role.THERAPIST, "rita": Role.RESEARCHER}
+
+
+def _seed(settings: Settings) -> tuple[dict[str, str], str]:
+    passwords = {name: secrets.token_urlsafe(9) for name in ROLES}
+    with open_database(settings.metadata_url)() as db:
+        clinic = create_clinic(db, "Demo clinic")
+        for name, role in ROLES.items():
+            create_user(db, clinic, name, role, passwords[name])
+        _, token = create_api_token(db, clinic, "demo ingester")
+        db.commit()
+    return passwords, token
+
+
+async def run_demo(data_dir: Path, *, port: int, tools: int, seconds: float | None) -> int:
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    settings = Settings(data_dir=data_dir, demo=True, bind_port=port)
+    passwords, token = _seed(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_per_message_deflate=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            return 1  # the port is taken: uvicorn said so
+        await asyncio.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+
+    from bumble.link import LocalLink
+
+    link = LocalLink()  # type: ignore[no-untyped-call]
+    await start_virtual_tools(link, tools, VirtualToolOptions(minutes=45.0))
+    scan_kw, client_kw = bleak_kwargs(BumbleCentral(device_on_link(link, CENTRAL_ADDRESS)))
+    forwarder = ApiForwarder(url, token, data_dir / "forward-spool")
+    ingester = Ingester(None, scanner_kwargs=scan_kw, client_kwargs=client_kw, frame_sink=forwarder)
+    stop = asyncio.Event()
+    ingesting = asyncio.create_task(ingester.run(stop))
+    try:
+        while len(forwarder.tools) < tools or not all(
+            t.stats.connections for t in forwarder.tools.values()
+        ):
+            await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            login = await http.post(
+                "/api/v1/auth/login", json={"username": "dana", "password": passwords["dana"]}
+            )
+            http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+            sessions = []
+            for tool in (await http.get("/api/v1/tools")).json():
+                r = await http.post("/api/v1/sessions", json={"tool_id": tool["id"]})
+                r.raise_for_status()
+                sessions.append((tool["serial"], r.json()["id"]))
+            print(f"\nstrigil demo at {url}  (API docs: {url}/docs)")
+            for name, role in ROLES.items():
+                print(f"  {role.value:<10}  username {name:<5} password {passwords[name]}")
+            print(f"  data: {data_dir}\n  {tools} virtual tools streaming through the ingester; "
+                  "Ctrl-C stops\n")  # fmt: skip
+            elapsed = 0.0
+            while seconds is None or elapsed < seconds:
+                await asyncio.sleep(2.0)
+                elapsed += 2.0
+                parts = []
+                for serial, sid in sessions:
+                    s = (await http.get(f"/api/v1/sessions/{sid}/summary")).json()["summary"]
+                    parts.append(
+                        f"{serial}: {s['stroke_count']} strokes, "
+                        f"mean peak {s['mean_peak_force_n'] or 0:.1f} N"
+                    )
+                print(f"  t={elapsed:4.0f} s  " + "  |  ".join(parts), flush=True)
+            for serial, sid in sessions:
+                result = (await http.post(f"/api/v1/sessions/{sid}/stop")).json()
+                score = result["score"]
+                print(
+                    f"{serial}: stopped; {result['summary']['stroke_count']} strokes, "
+                    f"{score['pct_in_force_band'] or 0:.0f} % in the force band "
+                    f"{result['targets']['force_band_n']} N"
+                )
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await ingesting
+        await forwarder.close(drain_s=3.0)
+        server.should_exit = True
+        await serving
+    return 0
