@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import tempfile
@@ -181,14 +182,7 @@ async def upload_frames(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     hub: LiveHub = request.app.state.hub
     outcome = await (await hub.ingest(token.clinic_id, serial, records))
-    return FramesStored(
-        frames=outcome.frames,
-        stored=outcome.stored,
-        duplicates=outcome.duplicates,
-        malformed=outcome.malformed,
-        unassigned=outcome.unassigned,
-        session_id=outcome.session_id,
-    )
+    return FramesStored(**dataclasses.asdict(outcome))
 
 
 # --- live ingest over a WebSocket ----------------------------------------------------------
