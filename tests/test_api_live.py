@@ -3,6 +3,7 @@ resends recognised, bad batches closing only their own connection, roles on ever
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -372,3 +373,57 @@ def test_batches_of_frames_over_http_are_stored_once(live_api) -> None:  # type:
     assert post(body, who="dana").status_code == 401
     got = client.get(f"/api/v1/sessions/{session['id']}", headers=h["dana"]).json()
     assert got["samples"] == 30 * 16
+
+
+def test_the_live_view_follows_the_session_and_drops_viewers_who_fall_behind(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    _, frames = simulated_frames(minutes=1.0, seed=6)
+    ws, ready = connect(client, h["north_token"])
+    session = start(client, h, ready["tool_id"])
+    sid = session["id"]
+    client.post(f"/api/v1/sessions/{sid}/areas", json={"area": "forearm"}, headers=h["dana"])
+    assert refusal_code_live(client, sid, h["theo"]) == 1008  # not her session
+    assert refusal_code_live(client, sid, {}) == 1008
+    context = client.websocket_connect(f"/api/v1/sessions/{sid}/live", headers=h["dana"])
+    view = context.__enter__()
+    _OPEN.append(context)
+    send_batches(ws, frames, per_batch=100)
+    samples = sum(p.decode_frame(f).n for f in frames)
+    states = [view.receive_json()]  # one state per ingest group (a group may hold batches)
+    while states[-1]["t_s"] < (samples - 1) / 200 - 1e-9:
+        states.append(view.receive_json())
+    last = states[-1]
+    strokes = client.get(f"/api/v1/sessions/{sid}/strokes", headers=h["dana"]).json()
+    assert last["stroke_count"] == len(strokes) > 0
+    assert last["area"] == "forearm"
+    assert last["force_band_n"] == [2.0, 8.0]
+    assert last["force_status"] in {"below", "within", "above"}
+    assert len(last["trace_t_s"]) == len(last["trace_force_n"]) > 0
+    assert np.allclose(np.diff(last["trace_t_s"]), 0.02)  # thinned to 50 per second
+    assert 0 <= last["pct_strokes_in_force_band"] <= 100
+
+
+def refusal_code_live(client: TestClient, sid: str, headers: dict[str, str]) -> int:
+    try:
+        with client.websocket_connect(f"/api/v1/sessions/{sid}/live", headers=headers) as ws:
+            ws.receive_json()
+    except WebSocketDisconnect as closed:
+        return closed.code
+    raise AssertionError("the socket was not closed")
+
+
+def test_a_frozen_viewer_is_dropped_without_blocking_the_others() -> None:
+    from strigil.api.live import LiveHub
+
+    hub = LiveHub(lambda: None, None)  # type: ignore[arg-type, return-value]
+
+    async def run() -> None:
+        frozen, reader = hub.watch("s", depth=2), hub.watch("s", depth=8)
+        for k in range(3):
+            hub._publish({"s": {"k": k}})
+        assert reader.qsize() == 3  # the reader got every state
+        assert [frozen.get_nowait() for _ in range(frozen.qsize())] == [None]  # told to go
+        assert hub.dropped_viewers == 1
+        assert hub.watchers["s"] == {reader}
+
+    asyncio.run(run())

@@ -40,10 +40,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from strigil.ingest import protocol as p
 from strigil.ingest.clock import ClockModel
 from strigil.signal.analyzer import StrokeAnalyzer
-from strigil.signal.scoring import ProtocolScore, ProtocolTargets, score_session
+from strigil.signal.scoring import ProtocolScore, ProtocolTargets, band_status, score_session
 from strigil.signal.settings import AnalysisSettings
 from strigil.signal.strokes import Stroke, Summary, summarize
-from strigil.store.models import SessionStatus, Tool, TreatmentSession
+from strigil.store.clinics import protocol_targets
+from strigil.store.models import Protocol, SessionStatus, Tool, TreatmentSession
 from strigil.store.timeseries import TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -90,7 +91,13 @@ class LiveState:
     host_ns: int | None = None
     """Wall-clock ns at which the latest frame reached the ingester."""
     battery_low: bool = False
-    recent_force: list[tuple[float, float]] = field(default_factory=list)
+    smoothed_force_n: float | None = None
+    """Mean of the last 0.1 s, N: what the big readout shows."""
+    new_t_s: list[float] = field(default_factory=list)
+    new_force_n: list[float] = field(default_factory=list)
+    """Samples since the last update, thinned to about 50 per second, for the live trace."""
+    area: str | None = None
+    area_started_ns: int | None = None
 
 
 class LiveSession:
@@ -110,6 +117,7 @@ class LiveSession:
         self.analyzed_hwm_us = row.device_hwm_us
         self.staged_hwm_us = row.device_hwm_us
         self.staged: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.targets = ProtocolTargets()
         self.unwrap = (
             p.DeviceClockUnwrapper()
             if row.device_hwm_us is None
@@ -222,6 +230,11 @@ class LiveSession:
             self.analyzed_hwm_us = self.hwm_us
         self.live.force_n = float(force[-1])
         self.live.t_s = float(t_s[-1])
+        tail = max(round((self.rate_hz or 200) * 0.1), 1)
+        self.live.smoothed_force_n = float(np.mean(force[-tail:]))
+        step = max(round((self.rate_hz or 200) / 50), 1)
+        self.live.new_t_s = np.round(t_s[::step], 3).tolist()
+        self.live.new_force_n = np.round(force[::step], 2).tolist()
 
     def rollback(self) -> None:
         """The group was not made durable: resent frames must be stored again."""
@@ -231,6 +244,48 @@ class LiveSession:
             self.unwrap = p.DeviceClockUnwrapper.resuming_at(self.hwm_us)
 
     # --- results -------------------------------------------------------------------------
+
+    def snapshot(self, now_ns: int) -> dict[str, object]:
+        """The live view's state (docs/api.md, "Live view"): force against the band, strokes,
+        rate over the last 30 s, session and area time against their targets, link quality."""
+        tg = self.targets
+        strokes = self.strokes
+        recent = [k for k in strokes if k.start_s >= self.live.t_s - LIVE_WINDOW_S]
+        peaks = np.fromiter((k.peak_force_n for k in strokes), float, len(strokes))
+        low, high = tg.force_band_n
+        force = self.live.smoothed_force_n
+        live = self.live
+        return {
+            "type": "live",
+            "session_id": self.id,
+            "t_s": live.t_s,
+            "force_n": live.force_n,
+            "smoothed_force_n": force,
+            "force_band_n": list(tg.force_band_n),
+            "force_status": None if force is None else band_status(force, tg.force_band_n),
+            "stroke_count": len(strokes),
+            "stroke_rate_per_min_30s": len(recent) * 60.0 / LIVE_WINDOW_S,
+            "rate_band_per_min": list(tg.rate_band_per_min),
+            "pct_strokes_in_force_band": None
+            if peaks.size == 0
+            else round(float(np.mean((peaks >= low) & (peaks <= high)) * 100), 1),
+            "over_force_strokes": int(np.count_nonzero(peaks > high)),
+            "session_elapsed_s": round((now_ns - self.started_ns) / 1e9, 1),
+            "session_band_min": list(tg.session_length_band_min),
+            "area": live.area,
+            "area_elapsed_s": None
+            if live.area_started_ns is None
+            else round((now_ns - live.area_started_ns) / 1e9, 1),
+            "area_band_s": list(tg.treatment_time_band_s),
+            "lost_frames": self.lost_frames,
+            "malformed_frames": self.malformed,
+            "battery_low": live.battery_low,
+            "last_sample_age_s": None
+            if live.host_ns is None
+            else round((now_ns - live.host_ns) / 1e9, 3),
+            "trace_t_s": live.new_t_s,
+            "trace_force_n": live.new_force_n,
+        }
 
     @property
     def strokes(self) -> list[Stroke]:
@@ -304,10 +359,13 @@ class LiveHub:
         self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
         self._committer: asyncio.Task[None] | None = None
         self.channels: dict[tuple[str, str], Callable[[dict[str, object]], Any]] = {}
+        self.watchers: dict[str, set[asyncio.Queue[dict[str, object] | None]]] = {}
+        """Live-view subscribers per session, each behind its own bounded queue."""
         """Connected ingesters per (clinic, serial): a coroutine function sending them JSON."""
         self.groups = 0
         self.batches = 0
         self._persisted_at = 0.0
+        self.dropped_viewers = 0
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -356,6 +414,13 @@ class LiveHub:
             self._catch_up(self._store, row)
         live = LiveSession(row, serial, prior)
         live.contact_area_mm2 = tool.contact_area_mm2 if tool is not None else None
+        protocol = db.get(Protocol, row.protocol_id) if row.protocol_id else None
+        if protocol is not None:
+            live.targets = protocol_targets(protocol)
+        for segment in row.segments:
+            if segment.ended_at is None:
+                live.live.area = segment.area
+                live.live.area_started_ns = int(as_utc(segment.started_at).timestamp() * 1e9)
         self._sessions[row.id] = live
         self._by_tool[(row.clinic_id, serial)] = row.id
         return live
@@ -449,11 +514,15 @@ class LiveHub:
             group = [await self._inbox.get()]
             while not self._inbox.empty():
                 group.append(self._inbox.get_nowait())
+            snapshots: dict[str, dict[str, object]] = {}
             try:
-                results = await loop.run_in_executor(self._thread, self._take_group, group)
+                results, snapshots = await loop.run_in_executor(
+                    self._thread, self._take_group, group
+                )
             except Exception as exc:
                 _LOGGER.exception("ingest group failed")
                 results = [exc] * len(group)
+            self._publish(snapshots)
             for item, result in zip(group, results, strict=True):
                 if item.future.done():
                     continue
@@ -462,7 +531,9 @@ class LiveHub:
                 else:
                     item.future.set_result(result)
 
-    def _take_group(self, group: list[_Pending]) -> list[BatchOutcome | Exception]:
+    def _take_group(
+        self, group: list[_Pending]
+    ) -> tuple[list[BatchOutcome | Exception], dict[str, dict[str, object]]]:
         store = self._store
         assert store is not None
         self.groups += 1
@@ -490,9 +561,15 @@ class LiveHub:
             for sid in touched:
                 if (live := self._sessions.get(sid)) is not None:
                     live.rollback()
-            return [exc] * len(group)
+            return [exc] * len(group), {}
         self._rollup_running(store, touched)
-        return results
+        now = time.time_ns()
+        snapshots = {
+            sid: live.snapshot(now)
+            for sid in touched
+            if sid in self.watchers and (live := self._sessions.get(sid)) is not None
+        }
+        return results, snapshots
 
     def _take(self, store: TimeSeriesStore, item: _Pending, touched: set[str]) -> BatchOutcome:
         sid = self._by_tool.get((item.clinic_id, item.serial))
@@ -532,6 +609,39 @@ class LiveHub:
             if end_ns - live.rolled_ns >= ROLLUP_EVERY_NS:
                 store.rollup(sid, end_ns=end_ns - 2 * 10**9)
                 live.rolled_ns = end_ns
+
+    # --- live view -----------------------------------------------------------------------
+
+    def watch(self, session_id: str, depth: int = 8) -> asyncio.Queue[dict[str, object] | None]:
+        """A bounded queue of live states for one viewer. A viewer that lets it fill is
+        dropped (a None is its last item), so a frozen browser never slows the others."""
+        queue: asyncio.Queue[dict[str, object] | None] = asyncio.Queue(depth)
+        self.watchers.setdefault(session_id, set()).add(queue)
+        return queue
+
+    def unwatch(self, session_id: str, queue: asyncio.Queue[dict[str, object] | None]) -> None:
+        viewers = self.watchers.get(session_id)
+        if viewers is not None:
+            viewers.discard(queue)
+            if not viewers:
+                del self.watchers[session_id]
+
+    def _publish(self, snapshots: dict[str, dict[str, object]]) -> None:
+        for sid, state in snapshots.items():
+            for queue in list(self.watchers.get(sid, ())):
+                try:
+                    queue.put_nowait(state)
+                except asyncio.QueueFull:
+                    self.unwatch(sid, queue)
+                    self.dropped_viewers += 1
+                    while not queue.empty():
+                        queue.get_nowait()
+                    queue.put_nowait(None)
+
+    def set_area(self, session_id: str, area: str, started_ns: int) -> None:
+        live = self._sessions.get(session_id)
+        if live is not None:
+            live.live.area, live.live.area_started_ns = area, started_ns
 
     # --- control -------------------------------------------------------------------------
 

@@ -13,13 +13,24 @@ import datetime as dt
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import (
+    APIRouter,
+    HTTPException,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+    status,
+)
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
 from strigil.api.live import LiveHub, LiveSession, as_utc
+from strigil.api.security import SESSION_COOKIE, InvalidTokenError, decode_access_token
 from strigil.signal.scoring import score_session
 from strigil.signal.strokes import Summary
 from strigil.store.clinics import default_protocol_of, protocol_targets
@@ -337,6 +348,7 @@ async def stop_session(
 def change_area(
     session_id: str,
     body: AreaIn,
+    request: Request,
     db: SessionDep,
     user: Annotated[User, RUNS_SESSIONS],
 ) -> AreaOut:
@@ -349,6 +361,7 @@ def change_area(
     segment = AreaSegment(session_id=s.id, area=body.area, side=body.side, started_at=now)
     db.add(segment)
     db.commit()
+    _hub(request).set_area(s.id, body.area, int(now.timestamp() * 1e9))
     return AreaOut(
         id=segment.id, area=segment.area, side=segment.side, started_at=now, ended_at=None
     )
@@ -517,3 +530,44 @@ async def force_trace(
         )
 
     return await _hub(request).call(read)
+
+
+# --- live view ---------------------------------------------------------------------------
+
+
+def _viewer(websocket: WebSocket, session_id: str) -> bool:
+    """Whether the person behind this socket (bearer token or session cookie) may see it."""
+    header = websocket.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    token = token or websocket.cookies.get(SESSION_COOKIE, "")
+    settings = websocket.app.state.settings
+    try:
+        claims = decode_access_token(token, key=settings.signing_key())
+    except InvalidTokenError:
+        return False
+    with websocket.app.state.sessionmaker() as db:
+        user = db.get(User, claims.user_id)
+        if user is None or not user.active or user.clinic_id != claims.clinic_id:
+            return False
+        found = db.scalars(_visible(user).where(TreatmentSession.id == session_id)).first()
+        return found is not None and found.status is SessionStatus.ACTIVE
+
+
+@router.websocket("/{session_id}/live")
+async def live_view(websocket: WebSocket, session_id: str) -> None:
+    """The running session's live state, a JSON message per ingest group (several a second):
+    force against the band, strokes, rate, session and area time, link quality, and the new
+    samples for the scrolling trace. A viewer that does not keep up is dropped (close 1013)."""
+    if not await run_in_threadpool(_viewer, websocket, session_id):
+        raise WebSocketException(1008, reason="log in, and watch a running session of yours")
+    await websocket.accept()
+    hub = _hub(websocket)  # type: ignore[arg-type]
+    queue = hub.watch(session_id)
+    try:
+        while (state := await queue.get()) is not None:
+            await websocket.send_json(state)
+        await websocket.close(1013, reason="this viewer fell behind; reconnect")
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unwatch(session_id, queue)
