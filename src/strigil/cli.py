@@ -482,7 +482,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     try:
         code = asyncio.run(
-            run_demo(Path(args.data_dir), port=args.port, tools=args.tools, seconds=args.seconds)
+            run_demo(
+                Path(args.data_dir),
+                port=args.port,
+                tools=args.tools,
+                seconds=args.seconds,
+                say=lambda line: print(line, flush=True),
+            )
         )
     except KeyboardInterrupt:
         return 0

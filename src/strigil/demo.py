@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,15 @@ def _seed(settings: Settings) -> tuple[dict[str, str], str]:
     return passwords, token
 
 
-async def run_demo(data_dir: Path, *, port: int, tools: int, seconds: float | None) -> int:
+async def run_demo(
+    data_dir: Path,
+    *,
+    port: int,
+    tools: int,
+    seconds: float | None,
+    say: Callable[[str], None],
+) -> int:
+    """Run until ``seconds`` (or cancelled); ``say`` shows each line to the person."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
@@ -94,10 +103,10 @@ async def run_demo(data_dir: Path, *, port: int, tools: int, seconds: float | No
                 r = await http.post("/api/v1/sessions", json={"tool_id": tool["id"]})
                 r.raise_for_status()
                 sessions.append((tool["serial"], r.json()["id"]))
-            print(f"\nstrigil demo at {url}  (API docs: {url}/docs)")
+            say(f"\nstrigil demo at {url}  (API docs: {url}/docs)")
             for name, role in ROLES.items():
-                print(f"  {role.value:<10}  username {name:<5} password {passwords[name]}")
-            print(f"  data: {data_dir}\n  {tools} virtual tools streaming through the ingester; "
+                say(f"  {role.value:<10}  username {name:<5} password {passwords[name]}")
+            say(f"  data: {data_dir}\n  {tools} virtual tools streaming through the ingester; "
                   "Ctrl-C stops\n")  # fmt: skip
             elapsed = 0.0
             while seconds is None or elapsed < seconds:
@@ -110,11 +119,11 @@ async def run_demo(data_dir: Path, *, port: int, tools: int, seconds: float | No
                         f"{serial}: {s['stroke_count']} strokes, "
                         f"mean peak {s['mean_peak_force_n'] or 0:.1f} N"
                     )
-                print(f"  t={elapsed:4.0f} s  " + "  |  ".join(parts), flush=True)
+                say(f"  t={elapsed:4.0f} s  " + "  |  ".join(parts))
             for serial, sid in sessions:
                 result = (await http.post(f"/api/v1/sessions/{sid}/stop")).json()
                 score = result["score"]
-                print(
+                say(
                     f"{serial}: stopped; {result['summary']['stroke_count']} strokes, "
                     f"{score['pct_in_force_band'] or 0:.0f} % in the force band "
                     f"{result['targets']['force_band_n']} N"

@@ -45,7 +45,7 @@ from strigil.signal.settings import AnalysisSettings
 from strigil.signal.strokes import Stroke, Summary, summarize
 from strigil.store.clinics import protocol_targets
 from strigil.store.models import Protocol, SessionStatus, Tool, TreatmentSession
-from strigil.store.timeseries import TimeSeriesStore
+from strigil.store.timeseries import StoreUnavailableError, TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -362,8 +362,6 @@ class LiveHub:
         self.watchers: dict[str, set[asyncio.Queue[dict[str, object] | None]]] = {}
         """Live-view subscribers per session, each behind its own bounded queue."""
         """Connected ingesters per (clinic, serial): a coroutine function sending them JSON."""
-        self.groups = 0
-        self.batches = 0
         self._persisted_at = 0.0
         self.dropped_viewers = 0
 
@@ -535,9 +533,8 @@ class LiveHub:
         self, group: list[_Pending]
     ) -> tuple[list[BatchOutcome | Exception], dict[str, dict[str, object]]]:
         store = self._store
-        assert store is not None
-        self.groups += 1
-        self.batches += len(group)
+        if store is None:
+            raise StoreUnavailableError("the live hub has not been started (LiveHub.start)")
         results: list[BatchOutcome | Exception] = []
         touched: set[str] = set()
         for item in group:

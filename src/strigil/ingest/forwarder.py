@@ -23,13 +23,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from strigil.ingest import protocol as p
-from strigil.ingest.wire import BATCH_HEADER, encode_batch
+from strigil.ingest.wire import BATCH_HEADER, decode_batch, encode_batch
 from strigil.store.spool import DiskQueue
 from strigil.store.timeseries import WriteQueueFullError, check_id
 
@@ -232,8 +231,6 @@ class ToolForwarder:
 
 
 def _host_times(batch: bytes) -> list[int]:
-    from strigil.ingest.wire import decode_batch
-
     return [t for t, _ in decode_batch(batch)[1]]
 
 
@@ -278,14 +275,3 @@ class ApiForwarder:
 
     def stats(self) -> dict[str, ForwardStats]:
         return {serial: t.stats for serial, t in self.tools.items()}
-
-
-def latency_percentiles_ms(stats: ForwardStats | Any) -> tuple[float, float] | None:
-    """(p50, p99) of notification → acknowledgement, ms."""
-    import numpy as np
-
-    values = np.fromiter(stats.latency_s, float)
-    if values.size == 0:
-        return None
-    p50, p99 = np.percentile(values, [50, 99]) * 1000
-    return float(p50), float(p99)
