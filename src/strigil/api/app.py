@@ -12,9 +12,12 @@ from strigil.api.live import LiveHub
 from strigil.api.routes import (
     audit,
     auth,
+    course,
+    drills,
     exports,
     ingest,
     patients,
+    practice,
     protocols,
     sessions,
     tools,
@@ -57,6 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(tools.router)
     api.include_router(protocols.router)
     api.include_router(patients.router)
+    api.include_router(course.router)
+    api.include_router(drills.router)
+    api.include_router(practice.router)
     api.include_router(sessions.router)
     api.include_router(ingest.router)
     api.include_router(audit.router)

@@ -43,8 +43,8 @@ from strigil.signal.analyzer import StrokeAnalyzer
 from strigil.signal.scoring import ProtocolScore, ProtocolTargets, band_status, score_session
 from strigil.signal.settings import AnalysisSettings
 from strigil.signal.strokes import Stroke, Summary, summarize
-from strigil.store.clinics import protocol_targets
-from strigil.store.models import Protocol, SessionStatus, Tool, TreatmentSession
+from strigil.store.clinics import drill_targets, protocol_targets
+from strigil.store.models import Drill, Protocol, SessionStatus, Tool, TreatmentSession
 from strigil.store.timeseries import StoreUnavailableError, TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -415,6 +415,9 @@ class LiveHub:
         protocol = db.get(Protocol, row.protocol_id) if row.protocol_id else None
         if protocol is not None:
             live.targets = protocol_targets(protocol)
+        drill = db.scalars(select(Drill).where(Drill.session_id == row.id)).first()
+        if drill is not None:
+            live.targets = drill_targets(drill, live.targets)
         for segment in row.segments:
             if segment.ended_at is None:
                 live.live.area = segment.area

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strigil.signal.drill import DrillTarget
 from strigil.signal.scoring import ProtocolTargets
-from strigil.store.models import AuditEvent, Clinic, Protocol, Role, User
+from strigil.store.models import AuditEvent, Clinic, Drill, Protocol, Role, User
 from strigil.store.passwords import hash_password
 
 DEFAULT_PROTOCOL_NAME = "Default (descriptive figures, not a validated dose)"
@@ -47,6 +49,23 @@ def protocol_targets(protocol: Protocol) -> ProtocolTargets:
         rate_band_per_min=(protocol.rate_min_per_min, protocol.rate_max_per_min),
         treatment_time_band_s=(protocol.area_time_min_s, protocol.area_time_max_s),
         session_length_band_min=(protocol.session_min_min, protocol.session_max_min),
+    )
+
+
+def drill_target(drill: Drill) -> DrillTarget:
+    return DrillTarget(
+        force_n=drill.target_force_n,
+        rate_per_min=drill.target_rate_per_min,
+        strokes=drill.target_strokes,
+        tolerance_pct=drill.tolerance_pct,
+    )
+
+
+def drill_targets(drill: Drill, base: ProtocolTargets) -> ProtocolTargets:
+    """The live view's bands during a drill: the drill's force and rate within its tolerance."""
+    target = drill_target(drill)
+    return dataclasses.replace(
+        base, force_band_n=target.force_band_n, rate_band_per_min=target.rate_band_per_min
     )
 
 

@@ -31,6 +31,7 @@ from strigil import __version__
 from strigil.signal.strokes import Stroke, Summary
 from strigil.store.models import (
     AreaSegment,
+    Drill,
     Patient,
     Protocol,
     SessionStatus,
@@ -60,6 +61,7 @@ class ExportFilter:
         q = select(TreatmentSession).where(
             TreatmentSession.clinic_id == self.clinic_id,
             TreatmentSession.status != SessionStatus.ACTIVE,
+            TreatmentSession.id.not_in(select(Drill.session_id)),  # practice, not treatment
         )
         if self.since is not None:
             q = q.where(TreatmentSession.started_at >= self.since)

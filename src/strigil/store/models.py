@@ -208,6 +208,38 @@ class TreatmentSession(Base):
     outcomes: Mapped[list[OutcomeMeasure]] = relationship(cascade="all, delete-orphan")
 
 
+class Drill(Base):
+    """A practice drill: a set of strokes aimed at a target force and rate, scored when done.
+
+    Its samples and strokes are those of a session (``session_id``) with no patient; drills are
+    kept apart from treatment everywhere doses are counted (course, clinic figures, exports).
+    """
+
+    __tablename__ = "drill"
+    __table_args__ = (
+        CheckConstraint("target_force_n > 0", name="drill_force_positive"),
+        CheckConstraint("target_rate_per_min > 0", name="drill_rate_positive"),
+        CheckConstraint("target_strokes > 0", name="drill_strokes_positive"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), unique=True
+    )
+    therapist_id: Mapped[str | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    target_force_n: Mapped[float] = mapped_column(Float)
+    target_rate_per_min: Mapped[float] = mapped_column(Float)
+    target_strokes: Mapped[int] = mapped_column(Integer)
+    tolerance_pct: Mapped[float] = mapped_column(Float)
+    """A stroke hits the target when its peak force is within this % of the target force."""
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    score: Mapped[dict[str, Any] | None]
+    """The drill's score (strigil.signal.drill.DrillScore as JSON), once finished."""
+
+
 class AreaSegment(Base):
     """A stretch of a session spent on one body area."""
 

@@ -29,9 +29,9 @@ from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
-from strigil.api.live import LiveHub, LiveSession, as_utc
+from strigil.api.live import LiveHub, LiveSession, StopResult, as_utc
 from strigil.api.security import SESSION_COOKIE, InvalidTokenError, decode_access_token
-from strigil.signal.scoring import score_session
+from strigil.signal.scoring import ProtocolTargets, score_session
 from strigil.signal.strokes import Summary
 from strigil.store.clinics import default_protocol_of, protocol_targets
 from strigil.store.models import (
@@ -318,13 +318,10 @@ def edit_session(
     return _out(db, s, user)
 
 
-@router.post("/{session_id}/stop", response_model=SummaryOut, dependencies=[RUNS_SESSIONS])
-async def stop_session(
-    session_id: str, request: Request, db: SessionDep, user: CurrentUser
-) -> SummaryOut:
-    """Stop: the analysis finishes, strokes and the summary are stored, the score returned."""
-    s = _running(db, user, session_id)
-    protocol = _protocol(db, s)
+async def finish_session(
+    hub: LiveHub, db: SessionDep, s: TreatmentSession, targets: ProtocolTargets
+) -> StopResult:
+    """Stop a running session: its open area segment ends, its analysis finishes."""
     now = utcnow()
     for segment in s.segments:
         if segment.ended_at is None:
@@ -332,9 +329,17 @@ async def stop_session(
     s.status = SessionStatus.STOPPED
     s.ended_at = now
     db.commit()
-    result = await _hub(request).stop_session(
-        s.id, protocol_targets(protocol), body_areas=len(s.segments)
-    )
+    return await hub.stop_session(s.id, targets, body_areas=len(s.segments))
+
+
+@router.post("/{session_id}/stop", response_model=SummaryOut, dependencies=[RUNS_SESSIONS])
+async def stop_session(
+    session_id: str, request: Request, db: SessionDep, user: CurrentUser
+) -> SummaryOut:
+    """Stop: the analysis finishes, strokes and the summary are stored, the score returned."""
+    s = _running(db, user, session_id)
+    protocol = _protocol(db, s)
+    result = await finish_session(_hub(request), db, s, protocol_targets(protocol))
     return SummaryOut(
         session_id=s.id,
         live=False,
