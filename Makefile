@@ -8,7 +8,16 @@ DEMO_DIR := demo-output
 DEMO_PORT ?= 8000
 DEMO_SECONDS ?=
 
-.PHONY: demo test lint typecheck unit bench clean servers
+VENDOR := src/strigil/dashboards/static/vendor/.built-stamp
+
+.PHONY: demo test lint typecheck unit bench clean servers static
+
+## static: the dashboards' front-end packages (pinned by web/package-lock.json), copied into
+## the package's static files; nothing is loaded from a CDN
+static: $(VENDOR)
+$(VENDOR): web/package.json web/package-lock.json web/build.mjs
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	touch $(VENDOR)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 ## demo: what works so far, end to end (grows into the whole service)
-demo: $(STAMP)
+demo: $(STAMP) $(VENDOR)
 	mkdir -p $(DEMO_DIR)
 	@echo "== 1. simulate a 10-minute session and analyse it against its ground truth"
 	$(BIN)/strigil simulate --minutes 10 --seed 7 --rate-hz 200 -o $(DEMO_DIR)/session.csv --truth $(DEMO_DIR)/truth.json
@@ -39,23 +48,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## servers: the real InfluxDB and PostgreSQL the tests start, and docker-compose to check the
-## compose file (Debian packages, installed if missing; no Docker engine is needed)
+## servers: the real InfluxDB and PostgreSQL the tests start, Chromium for the browser tests,
+## and docker-compose to check the compose file (Debian packages, installed if missing; no Docker engine is needed)
 servers:
 	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    || ! command -v chromium >/dev/null \
 	    || ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }; then \
-	  echo "installing influxdb, postgresql and docker-compose from Debian's packages"; \
+	  echo "installing influxdb, postgresql, chromium and docker-compose from Debian's packages"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb postgresql \
-	    docker-compose >/dev/null; \
+	    chromium docker-compose >/dev/null; \
 	fi
 
-unit: $(STAMP) servers
+unit: $(STAMP) $(VENDOR) servers
 	$(BIN)/pytest -n 2 -q
 
 ## bench: the benchmarks of docs/benchmarks.md
-bench: $(STAMP) servers
+bench: $(STAMP) $(VENDOR) servers
 	$(BIN)/python bench/bench_analysis.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_ingest.py
@@ -63,4 +73,4 @@ bench: $(STAMP) servers
 	$(BIN)/python bench/bench_api_ingest.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) web/node_modules src/strigil/dashboards/static/vendor .pytest_cache .mypy_cache .ruff_cache

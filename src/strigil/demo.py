@@ -20,6 +20,7 @@ import uvicorn
 
 from strigil.api.app import create_app
 from strigil.config import Settings
+from strigil.demo_history import seed_history
 from strigil.ingest.bumble_backend import BumbleCentral
 from strigil.ingest.forwarder import ApiForwarder
 from strigil.ingest.ingester import Ingester
@@ -35,10 +36,10 @@ from strigil.store.clinics import create_clinic, create_user
 from strigil.store.database import open_database
 from strigil.store.models import Role
 
-ROLES = {"ada": Role.ADMIN, "dana": Role.THERAPIST, "rita": Role.RESEARCHER}
+ROLES = {"ada": Role.ADMIN, "dana": Role.THERAPIST, "tom": Role.THERAPIST, "rita": Role.RESEARCHER}
 
 
-def _seed(settings: Settings) -> tuple[dict[str, str], str]:
+def _seed(settings: Settings) -> tuple[dict[str, str], str, str]:
     passwords = {name: secrets.token_urlsafe(9) for name in ROLES}
     with open_database(settings.metadata_url)() as db:
         clinic = create_clinic(db, "Demo clinic")
@@ -46,7 +47,8 @@ def _seed(settings: Settings) -> tuple[dict[str, str], str]:
             create_user(db, clinic, name, role, passwords[name])
         _, token = create_api_token(db, clinic, "demo ingester")
         db.commit()
-    return passwords, token
+        clinic_id = clinic.id
+    return passwords, token, clinic_id
 
 
 async def run_demo(
@@ -62,7 +64,9 @@ async def run_demo(
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
     settings = Settings(data_dir=data_dir, demo=True, bind_port=port)
-    passwords, token = _seed(settings)
+    passwords, token, clinic_id = _seed(settings)
+    say("storing four weeks of demo history (simulated sessions and drills)…")
+    await asyncio.to_thread(seed_history, settings, clinic_id)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),
@@ -100,12 +104,16 @@ async def run_demo(
             http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
             sessions = []
             for tool in (await http.get("/api/v1/tools")).json():
+                if tool["serial"] not in forwarder.tools:
+                    continue  # the demo history's tool: not on the air
                 r = await http.post("/api/v1/sessions", json={"tool_id": tool["id"]})
                 r.raise_for_status()
                 sessions.append((tool["serial"], r.json()["id"]))
-            say(f"\nstrigil demo at {url}  (API docs: {url}/docs)")
+            say(f"\nstrigil demo: open {url}/ and log in  (API docs: {url}/docs)")
             for name, role in ROLES.items():
                 say(f"  {role.value:<10}  username {name:<5} password {passwords[name]}")
+            for serial, sid in sessions:
+                say(f"  live view of {serial} (log in as dana): {url}/live/{sid}")
             say(f"  data: {data_dir}\n  {tools} virtual tools streaming through the ingester; "
                   "Ctrl-C stops\n")  # fmt: skip
             elapsed = 0.0

@@ -25,6 +25,7 @@ from strigil.api.routes import (
 )
 from strigil.api.security import LoginLimiter
 from strigil.config import Settings
+from strigil.dashboards.pages import mount_dashboards
 from strigil.store import open_timeseries
 from strigil.store.database import open_database
 
@@ -68,4 +69,5 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(audit.router)
     api.include_router(exports.router)
     app.include_router(api)
+    mount_dashboards(app)
     return app

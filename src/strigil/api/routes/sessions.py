@@ -29,13 +29,15 @@ from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.api.doses import area_doses
 from strigil.api.live import LiveHub, LiveSession, StopResult, as_utc
 from strigil.api.security import SESSION_COOKIE, InvalidTokenError, decode_access_token
 from strigil.signal.scoring import ProtocolTargets, score_session
-from strigil.signal.strokes import Summary
+from strigil.signal.strokes import Stroke, Summary
 from strigil.store.clinics import default_protocol_of, protocol_targets
 from strigil.store.models import (
     AreaSegment,
+    Drill,
     OutcomeMeasure,
     Patient,
     Protocol,
@@ -93,6 +95,7 @@ class OutcomeOut(OutcomeIn):
 class SessionOut(BaseModel):
     id: str
     status: SessionStatus
+    kind: str = Field(description="treatment, or drill (practice: never counted as dose)")
     therapist_id: str | None
     patient_id: str | None
     patient_code: str | None
@@ -121,6 +124,10 @@ class SummaryOut(BaseModel):
     summary: dict[str, object] = Field(description="the summary keys of tool-profile.md")
     score: dict[str, object] = Field(description="against the protocol's target bands")
     targets: dict[str, object]
+    areas: list[dict[str, object]] = Field(
+        default_factory=list,
+        description="per body area: strokes, treatment_time_s (s), mean_peak_force_n (N)",
+    )
 
 
 class TraceOut(BaseModel):
@@ -162,9 +169,11 @@ def _out(
     """The session; a running one's counters come from its live state (the database has them
     up to a second late)."""
     patient = db.get(Patient, s.patient_id) if s.patient_id else None
+    drill = db.scalars(select(Drill.id).where(Drill.session_id == s.id)).first()
     out = SessionOut(
         id=s.id,
         status=s.status,
+        kind="treatment" if drill is None else "drill",
         therapist_id=s.therapist_id,
         patient_id=s.patient_id,
         patient_code=patient.code if patient else None,
@@ -455,36 +464,44 @@ async def get_summary(
     areas = max(len(s.segments), 1)
     if live is not None:
 
-        def now(_st: object) -> tuple[dict[str, object], dict[str, object]]:
+        def now(_st: object) -> tuple[dict[str, object], dict[str, object], list[Stroke]]:
             summary = live.summary()
-            return summary.to_json(), score_session(
-                live.strokes, summary, targets, body_areas=areas
-            ).to_json()
+            strokes = live.strokes
+            return (
+                summary.to_json(),
+                score_session(strokes, summary, targets, body_areas=areas).to_json(),
+                strokes,
+            )
 
-        summary_json, score_json = await hub.call(now)
+        summary_json, score_json, strokes = await hub.call(now)
+        anchor_ns = live.anchor_ns
     else:
 
-        def stored(st: Any) -> tuple[dict[str, object], dict[str, object]]:
+        def stored(st: Any) -> tuple[dict[str, object], dict[str, object], list[Stroke]]:
             row = st.read_summary(s.id)
             if row is None:
                 raise _no_data(s.id)
             fields = {k: row.get(k) for k in Summary.__dataclass_fields__}
             summary = Summary(**fields)
-            strokes = st.read_strokes(s.id)
-            return summary.to_json(), score_session(
-                strokes, summary, targets, body_areas=areas
-            ).to_json()
+            strokes = sorted(st.read_strokes(s.id), key=lambda k: k.start_s)
+            return (
+                summary.to_json(),
+                score_session(strokes, summary, targets, body_areas=areas).to_json(),
+                strokes,
+            )
 
         try:
-            summary_json, score_json = await hub.call(stored)
+            summary_json, score_json, strokes = await hub.call(stored)
         except UnknownSessionError:
             raise _no_data(s.id) from None
+        anchor_ns = s.anchor_ns
     return SummaryOut(
         session_id=s.id,
         live=live is not None,
         summary=summary_json,
         score=score_json,
         targets=_targets_json(protocol),
+        areas=area_doses(strokes, s.segments, anchor_ns),
     )
 
 

@@ -1,0 +1,112 @@
+"""The dashboards: HTML pages and their static files, served by the API itself (no CDN).
+
+Each page is a static HTML shell (``static/pages/``) whose script reads the API with the
+session cookie set at login; the API checks every request. The page routes check too, so a
+person who is not logged in is sent to the login page, and one whose role may not use a page
+gets a 403 page that says which role it needs, instead of an empty shell.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from strigil.api.security import SESSION_COOKIE, InvalidTokenError, decode_access_token
+from strigil.store.models import Role, User
+
+STATIC_DIR = Path(str(resources.files("strigil.dashboards"))) / "static"
+VENDOR_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
+
+ANYONE = frozenset(Role)
+RUNS_SESSIONS = frozenset({Role.ADMIN, Role.THERAPIST})
+PAGES: dict[str, tuple[str, frozenset[Role]]] = {
+    "/": ("home.html", ANYONE),
+    "/live/{session_id}": ("live.html", RUNS_SESSIONS),
+    "/report/{session_id}": ("report.html", ANYONE),
+    "/patients/{patient_id}": ("course.html", ANYONE),
+    "/drill": ("drill.html", RUNS_SESSIONS),
+    "/practice": ("practice.html", RUNS_SESSIONS),
+    "/research": ("research.html", frozenset({Role.ADMIN, Role.RESEARCHER})),
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class MissingStaticFilesError(RuntimeError):
+    """The front-end packages were not copied into the package (``make`` does it)."""
+
+
+@cache
+def _page(name: str) -> str:
+    return (STATIC_DIR / "pages" / name).read_text(encoding="utf-8")
+
+
+def check_static_files() -> None:
+    """Raise MissingStaticFilesError naming the command that builds the vendor files."""
+    missing = [f for f in VENDOR_FILES if not (STATIC_DIR / "vendor" / f).is_file()]
+    if missing:
+        raise MissingStaticFilesError(
+            f"the dashboards' front-end files are missing ({', '.join(missing)} in "
+            f"{STATIC_DIR / 'vendor'}): run `make` (or `cd web && npm ci && npm run build`)"
+        )
+
+
+def _who(request: Request) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    try:
+        claims = decode_access_token(token, key=request.app.state.settings.signing_key())
+    except InvalidTokenError:
+        return None
+    with request.app.state.sessionmaker() as db:
+        user: User | None = db.get(User, claims.user_id)
+        if user is None or not user.active or user.clinic_id != claims.clinic_id:
+            return None
+        return user
+
+
+def _html(body: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def _forbidden(roles: frozenset[Role]) -> HTMLResponse:
+    needed = " or ".join(sorted(r.value for r in roles))
+    return _html(_page("forbidden.html").replace("{{roles}}", needed), status_code=403)
+
+
+def _serve(name: str, roles: frozenset[Role]):  # type: ignore[no-untyped-def]
+    def page(request: Request) -> Response:
+        user = _who(request)
+        if user is None:
+            target = quote(request.url.path, safe="/")
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        if user.role not in roles:
+            return _forbidden(roles)
+        return _html(_page(name))
+
+    return page
+
+
+def mount_dashboards(app: FastAPI) -> None:
+    """Add the pages and ``/static`` to the app."""
+    check_static_files()
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/login")
+    def login_page() -> HTMLResponse:
+        return _html(_page("login.html"))
+
+    for path, (name, roles) in PAGES.items():
+        router.add_api_route(path, _serve(name, roles), methods=["GET"])
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,147 @@
+// The live feedback panel shared by the live view and the practice drill: a large force
+// readout coloured by the target band, a scrolling 10-s trace with the band shaded, strokes,
+// rate, times and link quality, fed by the session's live WebSocket.
+import { band, clock, el, fmt } from "./common.js";
+import { bandPlugin, lineChart } from "./charts.js";
+
+const WINDOW_S = 10;
+const STATUS_TEXT = { within: "in band", below: "too light", above: "too hard" };
+
+function beeper() {
+  let ctx = null;
+  return () => {
+    ctx = ctx || new AudioContext();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = 880;
+    gain.gain.value = 0.15;
+    osc.connect(gain).connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.15);
+  };
+}
+
+export function mountLive(container, sessionId, { drill = null, onState = () => {}, onEnded = () => {} } = {}) {
+  const force = el("span", { className: "force", id: "force" }, "—");
+  const state = el("div", { className: "state", id: "force-state" }, "waiting for the tool…");
+  const bandText = el("div", { className: "band", id: "force-band" }, "");
+  const readout = el("div", { className: "readout", id: "readout" }, el("div", {}, force, el("span", { className: "unit" }, " N")), state, bandText);
+  const traceBox = el("div", { className: "chart", id: "trace" });
+  const m = {};
+  const metric = (key, label) => {
+    m[key] = { value: el("div", { className: "value", id: `m-${key}` }, "—"), sub: el("div", { className: "sub" }, "") };
+    return el("div", { className: "metric" }, el("div", { className: "label" }, label), m[key].value, m[key].sub);
+  };
+  const grid = el("div", { className: "grid live-metrics" },
+    metric("strokes", drill ? "Strokes of the set" : "Strokes"),
+    metric("rate", "Stroke rate, last 30 s"),
+    metric("inband", "Strokes in force band"),
+    metric("over", "Over-force strokes"),
+    ...(drill ? [] : [metric("session", "Session time"), metric("area", "Body area")]),
+    metric("link", "Link"));
+  const progress = drill ? el("div", { className: "progress" }, el("div", { id: "drill-progress" })) : null;
+  container.append(el("div", { className: "live-top" }, readout, el("div", { className: "card" }, traceBox)), ...(progress ? [progress] : []), grid);
+
+  let currentBand = null;
+  const ts = [];
+  const fs = [];
+  const chart = lineChart(traceBox, {
+    x: "s",
+    height: 260,
+    legend: { show: false },
+    series: [{ label: "force", stroke: "#14213d", width: 2, axis: "force, N", points: { show: false } }],
+    axes: [{ label: "session time, s" }, { label: "force, N" }],
+    scales: { x: { time: false }, y: { range: (u, lo, hi) => [0, Math.max(10, (currentBand ? currentBand[1] : 8) * 1.5, hi * 1.1)] } },
+    data: [[], []],
+    plugins: [bandPlugin(() => currentBand)],
+  });
+
+  let sound = false;
+  let wasAbove = false;
+  const beep = beeper();
+  let lastMessageAt = 0;
+  let pending = null;
+  let socket = null;
+  let stopped = false;
+
+  function draw() {
+    const s = pending;
+    pending = null;
+    if (!s) return;
+    const tmax = ts.length ? ts[ts.length - 1] : s.t_s;
+    chart.setData([ts.slice(), fs.slice()], false);
+    chart.setScale("x", { min: tmax - WINDOW_S, max: tmax });
+  }
+
+  function update(s) {
+    lastMessageAt = performance.now();
+    currentBand = s.force_band_n;
+    for (let i = 0; i < s.trace_t_s.length; i++) {
+      ts.push(s.trace_t_s[i]);
+      fs.push(s.trace_force_n[i]);
+    }
+    const cut = ts.length ? ts[ts.length - 1] - WINDOW_S - 1 : 0;
+    let drop = 0;
+    while (drop < ts.length && ts[drop] < cut) drop++;
+    if (drop) { ts.splice(0, drop); fs.splice(0, drop); }
+    force.textContent = fmt(s.smoothed_force_n, 1);
+    readout.className = "readout " + (s.force_status || "");
+    state.textContent = STATUS_TEXT[s.force_status] || "no force yet";
+    bandText.textContent = "target " + band(s.force_band_n, "N", 1);
+    const above = s.force_status === "above";
+    if (sound && above && !wasAbove) beep();
+    wasAbove = above;
+    m.strokes.value.textContent = drill ? `${Math.min(s.stroke_count, drill.target_strokes)} / ${drill.target_strokes}` : String(s.stroke_count);
+    if (progress) progress.firstChild.style.width = `${Math.min(100, (s.stroke_count / drill.target_strokes) * 100)}%`;
+    const rate = s.stroke_rate_per_min_30s;
+    m.rate.value.textContent = fmt(rate, 0, "/min");
+    m.rate.value.className = "value " + (rate < s.rate_band_per_min[0] ? "below" : rate > s.rate_band_per_min[1] ? "above" : "within");
+    m.rate.sub.textContent = "target " + band(s.rate_band_per_min, "/min");
+    m.inband.value.textContent = fmt(s.pct_strokes_in_force_band, 0, "%");
+    m.over.value.textContent = String(s.over_force_strokes);
+    m.over.value.className = "value " + (s.over_force_strokes ? "above" : "");
+    m.over.sub.textContent = `peak above ${fmt(s.force_band_n[1], 1, "N")}`;
+    if (!drill) {
+      const minutes = s.session_elapsed_s / 60;
+      m.session.value.textContent = clock(s.session_elapsed_s);
+      m.session.value.className = "value " + (minutes > s.session_band_min[1] ? "above" : "");
+      m.session.sub.textContent = "norm " + band(s.session_band_min, "min");
+      m.area.value.textContent = s.area ? `${s.area} ${clock(s.area_elapsed_s)}` : "none chosen";
+      m.area.sub.textContent = "target " + band(s.area_band_s.map((x) => x / 60), "min", 0);
+      if (s.area_elapsed_s !== null) m.area.value.className = "value " + (s.area_elapsed_s > s.area_band_s[1] ? "above" : s.area_elapsed_s >= s.area_band_s[0] ? "within" : "");
+    }
+    const age = s.last_sample_age_s;
+    m.link.value.textContent = age === null ? "no data yet" : age < 1.5 ? "live" : `no data for ${fmt(age, 0, "s")}`;
+    m.link.value.className = "value " + (age !== null && age < 1.5 ? "link-ok" : "link-stale");
+    m.link.sub.textContent = `${s.lost_frames} frames lost${s.battery_low ? " · battery low" : ""}`;
+    if (!pending) requestAnimationFrame(draw);
+    pending = s;
+    onState(s);
+  }
+
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(`${proto}//${location.host}/api/v1/sessions/${sessionId}/live`);
+    socket.addEventListener("message", (e) => update(JSON.parse(e.data)));
+    socket.addEventListener("close", (e) => {
+      if (stopped) return;
+      if (e.code === 1013 || e.code === 1006 || e.code === 1012) {
+        setTimeout(connect, 500); // fell behind or the server restarted: catch up
+      } else {
+        onEnded(e);
+      }
+    });
+  }
+
+  const staleTimer = setInterval(() => {
+    if (lastMessageAt && performance.now() - lastMessageAt > 3000) {
+      m.link.value.textContent = `no update for ${fmt((performance.now() - lastMessageAt) / 1000, 0, "s")}`;
+      m.link.value.className = "value link-stale";
+    }
+  }, 1000);
+  connect();
+  return {
+    setSound(on) { sound = on; },
+    close() { stopped = true; clearInterval(staleTimer); if (socket) socket.close(); },
+  };
+}
