@@ -62,7 +62,7 @@ servers:
 	fi
 
 unit: $(STAMP) $(VENDOR) servers
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 ## bench: the benchmarks of docs/benchmarks.md
 bench: $(STAMP) $(VENDOR) servers
