@@ -157,7 +157,9 @@ def test_login_rejects_a_wrong_password_and_admits_the_right_one(browser, demo: 
     page.wait_for_url(demo.url + "/practice")  # back where she was going
     page.wait_for_selector("#practice-table")
     rows = page.inner_text("#practice-table")
-    assert "dana" in rows and "tom" in rows and "whole clinic" in rows
+    assert "dana" in rows
+    assert "tom" in rows
+    assert "whole clinic" in rows
     _shot(page, "02-clinic-dashboard")
     assert page.errors == []
 
@@ -230,7 +232,8 @@ def test_practice_drill_runs_live_and_is_scored_and_kept(browser, demo: Demo) ->
     done = [d for d in drills if not d["running"] and d["target_strokes"] == 5]
     assert len(done) == 1
     score = done[0]["score"]
-    assert score["strokes_done"] == 5 and score["complete"] is True
+    assert score["strokes_done"] == 5
+    assert score["complete"] is True
     assert shown == round(score["score"])
     assert "Your drills" in page.inner_text("#drill-list")
     assert page.errors == []
@@ -261,4 +264,5 @@ def test_course_and_research_export_keep_to_roles(browser, demo: Demo) -> None: 
     assert "data_dictionary.csv" in names
     sessions_csv = bundle.read("sessions.csv").decode().strip().splitlines()
     assert len(sessions_csv) - 1 == count  # what the page said is what came
-    assert rita.errors == [] and page.errors == []
+    assert rita.errors == []
+    assert page.errors == []
