@@ -234,7 +234,7 @@ def test_practice_drill_runs_live_and_is_scored_and_kept(browser, demo: Demo) ->
     score = done[0]["score"]
     assert score["strokes_done"] == 5
     assert score["complete"] is True
-    assert shown == round(score["score"])
+    assert abs(shown - score["score"]) <= 0.5  # the page rounds to a whole point
     assert "Your drills" in page.inner_text("#drill-list")
     assert page.errors == []
 

@@ -280,6 +280,7 @@ class LiveSession:
             "lost_frames": self.lost_frames,
             "malformed_frames": self.malformed,
             "battery_low": live.battery_low,
+            "sample_host_ns": live.host_ns,
             "last_sample_age_s": None
             if live.host_ns is None
             else round((now_ns - live.host_ns) / 1e9, 3),
