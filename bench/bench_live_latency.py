@@ -1,7 +1,7 @@
 """Live-view latency: from a tool's notification to a browser's WebSocket receiving the update,
 p50 and p99, at 1, 10 and 100 concurrent live sessions; and the API's memory at 100.
 
-    .venv/bin/python bench/bench_live_latency.py [SECONDS]        # default 20 s per run
+    .venv/bin/python bench/bench_live_latency.py [SECONDS [SESSIONS…]]   # default 20 s; 1 10 100
 
 Two paths are measured, in one run, against one `strigil serve` process (embedded store):
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
+import subprocess
 import sys
 import tempfile
 import time
@@ -174,9 +175,16 @@ def api_path(sessions: int, seconds: float) -> tuple[np.ndarray, float]:
             ids = _start_sessions(api, user)
             lat = asyncio.run(view(api.url, user, ids, seconds))
             rss = rss_mib(api.process.pid) if api.process else float("nan")
-            proc.join(timeout=seconds + 30)
+            proc.join(timeout=30)
+            if proc.is_alive():
+                print(f"  (the sender of {sessions} tools did not finish: terminated)")
+                proc.terminate()
         finally:
-            api.stop()
+            try:
+                api.stop()
+            except subprocess.TimeoutExpired:
+                print("  (strigil serve took more than 30 s to stop: killed)")
+                api.kill()
     return lat, rss
 
 
@@ -232,10 +240,10 @@ def _report(what: str, lat: np.ndarray, extra: str = "") -> None:
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
-    for n in (1, 10, 100):
+    for n in [int(a) for a in sys.argv[2:]] or (1, 10, 100):
         lat, rss = api_path(n, seconds)
         _report(f"API path,   {n:3d} session(s)", lat, f"; API RSS {rss:6.1f} MiB")
-    for n in (1, 10):
+    for n in (1, 10) if len(sys.argv) <= 2 else ():
         _report(f"whole path, {n:3d} tool(s)   ", whole_path(n, seconds))
 
 

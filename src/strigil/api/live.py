@@ -354,6 +354,7 @@ class LiveHub:
         self._open_store = open_store
         self._database = database
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._store: TimeSeriesStore | None = None
         self._sessions: dict[str, LiveSession] = {}
         self._by_tool: dict[tuple[str, str], str] = {}
@@ -369,6 +370,7 @@ class LiveHub:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         await self.call(self._open)
         self._committer = asyncio.create_task(self._commit_loop())
 
@@ -516,15 +518,11 @@ class LiveHub:
             group = [await self._inbox.get()]
             while not self._inbox.empty():
                 group.append(self._inbox.get_nowait())
-            snapshots: dict[str, dict[str, object]] = {}
             try:
-                results, snapshots = await loop.run_in_executor(
-                    self._thread, self._take_group, group
-                )
+                results = await loop.run_in_executor(self._thread, self._take_group, group)
             except Exception as exc:
                 _LOGGER.exception("ingest group failed")
                 results = [exc] * len(group)
-            self._publish(snapshots)
             for item, result in zip(group, results, strict=True):
                 if item.future.done():
                     continue
@@ -533,9 +531,7 @@ class LiveHub:
                 else:
                     item.future.set_result(result)
 
-    def _take_group(
-        self, group: list[_Pending]
-    ) -> tuple[list[BatchOutcome | Exception], dict[str, dict[str, object]]]:
+    def _take_group(self, group: list[_Pending]) -> list[BatchOutcome | Exception]:
         store = self._store
         if store is None:
             raise StoreUnavailableError("the live hub has not been started (LiveHub.start)")
@@ -552,6 +548,7 @@ class LiveHub:
             store.write_sample_blocks([live.staged_block() for live in staged])
             for live in staged:
                 live.commit_staged(store)
+            self._publish_soon(touched)  # the view need not wait for the disk; the acks do
             store.flush()
             for sid in touched:
                 if (live := self._sessions.get(sid)) is not None:
@@ -562,15 +559,20 @@ class LiveHub:
             for sid in touched:
                 if (live := self._sessions.get(sid)) is not None:
                     live.rollback()
-            return [exc] * len(group), {}
+            return [exc] * len(group)
         self._rollup_running(store, touched)
+        return results
+
+    def _publish_soon(self, touched: set[str]) -> None:
+        """From the store thread: snapshot the watched sessions, hand them to the loop."""
         now = time.time_ns()
         snapshots = {
             sid: live.snapshot(now)
             for sid in touched
             if sid in self.watchers and (live := self._sessions.get(sid)) is not None
         }
-        return results, snapshots
+        if snapshots and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._publish, snapshots)
 
     def _take(self, store: TimeSeriesStore, item: _Pending, touched: set[str]) -> BatchOutcome:
         sid = self._by_tool.get((item.clinic_id, item.serial))
