@@ -49,6 +49,7 @@ from strigil.store.timeseries import StoreUnavailableError, TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
+ROLLUPS_PER_GROUP = 4
 ROLLUP_EVERY_NS = 60 * 10**9
 """Roll force up per second while a session runs, once this much new data is stored."""
 LIVE_WINDOW_S = 30.0
@@ -604,6 +605,10 @@ class LiveHub:
             db.commit()
 
     def _rollup_running(self, store: TimeSeriesStore, touched: set[str]) -> None:
+        """Roll up sessions due for it, at most ROLLUPS_PER_GROUP per group: sessions started
+        together fall due together, and a hundred roll-ups at once would hold up the next
+        group (and every live view) for tens of ms."""
+        done = 0
         for sid in touched:
             live = self._sessions.get(sid)
             if live is None or live.anchor_ns is None or live.hwm_us is None:
@@ -612,6 +617,9 @@ class LiveHub:
             if end_ns - live.rolled_ns >= ROLLUP_EVERY_NS:
                 store.rollup(sid, end_ns=end_ns - 2 * 10**9)
                 live.rolled_ns = end_ns
+                done += 1
+                if done >= ROLLUPS_PER_GROUP:
+                    return
 
     # --- live view -----------------------------------------------------------------------
 
