@@ -50,6 +50,12 @@ from strigil.store.timeseries import StoreUnavailableError, TimeSeriesStore
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 ROLLUPS_PER_GROUP = 4
+FELL_BEHIND = 1013
+"""Close code for a viewer whose queue filled (try again later: it may reconnect)."""
+SESSION_ENDED = 1000
+SERVER_RESTART = 1012
+ViewerQueue = asyncio.Queue[dict[str, object] | int]
+"""Live states for one viewer, ended by the WebSocket close code to send."""
 ROLLUP_EVERY_NS = 60 * 10**9
 """Roll force up per second while a session runs, once this much new data is stored."""
 LIVE_WINDOW_S = 30.0
@@ -362,7 +368,7 @@ class LiveHub:
         self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
         self._committer: asyncio.Task[None] | None = None
         self.channels: dict[tuple[str, str], Callable[[dict[str, object]], Any]] = {}
-        self.watchers: dict[str, set[asyncio.Queue[dict[str, object] | None]]] = {}
+        self.watchers: dict[str, set[ViewerQueue]] = {}
         """Live-view subscribers per session, each behind its own bounded queue."""
         """Connected ingesters per (clinic, serial): a coroutine function sending them JSON."""
         self._persisted_at = 0.0
@@ -385,6 +391,8 @@ class LiveHub:
                 self._activate(db, row)
 
     async def close(self) -> None:
+        for sid in list(self.watchers):
+            self.end_viewers(sid, SERVER_RESTART)
         if self._committer is not None:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -414,6 +422,21 @@ class LiveHub:
         if row.anchor_ns is not None and self._store is not None:
             prior = self._store.read_strokes(row.id)
             self._catch_up(self._store, row)
+            durable_s = (
+                None
+                if row.device_hwm_us is None or row.anchor_device_us is None
+                else round((row.device_hwm_us - row.anchor_device_us) / 1e6, 3)
+            )
+            row.interruptions = [
+                *(row.interruptions or []),
+                {
+                    "kind": "api_restart",
+                    "at": dt.datetime.now(dt.UTC).isoformat(),
+                    "t_s": durable_s,
+                },
+            ]
+            db.commit()
+            _LOGGER.warning("session %s resumed after a restart at t=%s s", row.id, durable_s)
         live = LiveSession(row, serial, prior)
         live.contact_area_mm2 = tool.contact_area_mm2 if tool is not None else None
         protocol = db.get(Protocol, row.protocol_id) if row.protocol_id else None
@@ -560,9 +583,22 @@ class LiveHub:
             for sid in touched:
                 if (live := self._sessions.get(sid)) is not None:
                     live.rollback()
+            self._publish_error(touched, exc)
             return [exc] * len(group)
         self._rollup_running(store, touched)
         return results
+
+    def _publish_error(self, touched: set[str], exc: Exception) -> None:
+        """Tell the live views why their data is not being stored: the ingester keeps it in
+        its spool and sends it again, so nothing is lost, but the therapist should know."""
+        detail = (
+            f"samples are not being stored: {exc}. The ingester keeps them in its spool and "
+            "resends them; nothing is lost while its spool has room."
+        )
+        message: dict[str, object] = {"type": "error", "detail": detail}
+        errors = {sid: message for sid in touched if sid in self.watchers}
+        if errors and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._publish, errors)
 
     def _publish_soon(self, touched: set[str]) -> None:
         """From the store thread: snapshot the watched sessions, hand them to the loop."""
@@ -623,14 +659,15 @@ class LiveHub:
 
     # --- live view -----------------------------------------------------------------------
 
-    def watch(self, session_id: str, depth: int = 8) -> asyncio.Queue[dict[str, object] | None]:
-        """A bounded queue of live states for one viewer. A viewer that lets it fill is
-        dropped (a None is its last item), so a frozen browser never slows the others."""
-        queue: asyncio.Queue[dict[str, object] | None] = asyncio.Queue(depth)
+    def watch(self, session_id: str, depth: int = 8) -> ViewerQueue:
+        """A bounded queue of live states for one viewer; its last item is the WebSocket close
+        code that ends it: FELL_BEHIND for a viewer that let it fill (a frozen browser never
+        slows the others), SESSION_ENDED when the session stops, SERVER_RESTART at shutdown."""
+        queue: ViewerQueue = asyncio.Queue(depth)
         self.watchers.setdefault(session_id, set()).add(queue)
         return queue
 
-    def unwatch(self, session_id: str, queue: asyncio.Queue[dict[str, object] | None]) -> None:
+    def unwatch(self, session_id: str, queue: ViewerQueue) -> None:
         viewers = self.watchers.get(session_id)
         if viewers is not None:
             viewers.discard(queue)
@@ -643,11 +680,19 @@ class LiveHub:
                 try:
                     queue.put_nowait(state)
                 except asyncio.QueueFull:
-                    self.unwatch(sid, queue)
                     self.dropped_viewers += 1
-                    while not queue.empty():
-                        queue.get_nowait()
-                    queue.put_nowait(None)
+                    self._end(sid, queue, FELL_BEHIND)
+
+    def _end(self, session_id: str, queue: ViewerQueue, code: int) -> None:
+        self.unwatch(session_id, queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(code)
+
+    def end_viewers(self, session_id: str, code: int) -> None:
+        """Close every live view of a session (it stopped, or the server is going down)."""
+        for queue in list(self.watchers.get(session_id, ())):
+            self._end(session_id, queue, code)
 
     def set_area(self, session_id: str, area: str, started_ns: int) -> None:
         live = self._sessions.get(session_id)

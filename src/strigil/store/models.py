@@ -202,6 +202,10 @@ class TreatmentSession(Base):
     duplicates. Committed only after the samples are durable."""
     algorithm_version: Mapped[str] = mapped_column(String(50))
     notes: Mapped[str | None] = mapped_column(Text)
+    interruptions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """Where the live analysis was interrupted and resumed (an API restart): kind, when
+    (ISO 8601 UTC) and the session time (s) up to which samples were durable. No sample is
+    missing there (the ingester's spool replays them); a stroke in progress may be split."""
     segments: Mapped[list[AreaSegment]] = relationship(
         cascade="all, delete-orphan", order_by="AreaSegment.started_at"
     )

@@ -9,6 +9,8 @@ colleague who forgot to stop one); researchers only read.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import math
 from typing import Annotated, Any
@@ -30,7 +32,15 @@ from sqlalchemy import select
 from strigil import ALGORITHM_VERSION
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
 from strigil.api.doses import area_doses
-from strigil.api.live import LiveHub, LiveSession, StopResult, as_utc
+from strigil.api.live import (
+    FELL_BEHIND,
+    SERVER_RESTART,
+    SESSION_ENDED,
+    LiveHub,
+    LiveSession,
+    StopResult,
+    as_utc,
+)
 from strigil.api.security import SESSION_COOKIE, InvalidTokenError, decode_access_token
 from strigil.signal.scoring import ProtocolTargets, score_session
 from strigil.signal.strokes import Stroke, Summary
@@ -53,6 +63,11 @@ from strigil.store.models import (
 from strigil.store.timeseries import ROLLUP_NS, UnknownSessionError
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
+CLOSE_REASONS = {
+    FELL_BEHIND: "this viewer fell behind; reconnect",
+    SESSION_ENDED: "the session has stopped",
+    SERVER_RESTART: "the server is restarting; reconnect",
+}
 RUNS_SESSIONS = require_roles(Role.ADMIN, Role.THERAPIST)
 MAX_TRACE_POINTS = 20_000
 
@@ -113,6 +128,11 @@ class SessionOut(BaseModel):
         description="device→host clock fit (offset_s, drift_ppm, residual_us) and the anchor"
     )
     algorithm_version: str
+    interruptions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="where the live analysis was interrupted (API restart): kind, at, t_s "
+        "(session time up to which samples were durable); no sample is missing there",
+    )
     notes: str | None = Field(default=None, description="not shown to researchers")
     areas: list[AreaOut]
     outcomes: list[OutcomeOut]
@@ -189,6 +209,7 @@ def _out(
         rate_hz=s.rate_hz,
         clock_model=s.clock_model,
         algorithm_version=s.algorithm_version,
+        interruptions=s.interruptions or [],
         notes=None if user.role is Role.RESEARCHER else s.notes,
         areas=[
             AreaOut(
@@ -338,7 +359,9 @@ async def finish_session(
     s.status = SessionStatus.STOPPED
     s.ended_at = now
     db.commit()
-    return await hub.stop_session(s.id, targets, body_areas=len(s.segments))
+    result = await hub.stop_session(s.id, targets, body_areas=len(s.segments))
+    hub.end_viewers(s.id, SESSION_ENDED)
+    return result
 
 
 @router.post("/{session_id}/stop", response_model=SummaryOut, dependencies=[RUNS_SESSIONS])
@@ -579,17 +602,30 @@ def _viewer(websocket: WebSocket, session_id: str) -> bool:
 async def live_view(websocket: WebSocket, session_id: str) -> None:
     """The running session's live state, a JSON message per ingest group (several a second):
     force against the band, strokes, rate, session and area time, link quality, and the new
-    samples for the scrolling trace. A viewer that does not keep up is dropped (close 1013)."""
+    samples for the scrolling trace. Closed with 1000 when the session stops, 1012 when the
+    server shuts down, and 1013 for a viewer that does not keep up (it may reconnect)."""
     if not await run_in_threadpool(_viewer, websocket, session_id):
         raise WebSocketException(1008, reason="log in, and watch a running session of yours")
     await websocket.accept()
     hub = _hub(websocket)  # type: ignore[arg-type]
     queue = hub.watch(session_id)
-    try:
-        while (state := await queue.get()) is not None:
+
+    async def send() -> None:
+        while not isinstance(state := await queue.get(), int):
             await websocket.send_json(state)
-        await websocket.close(1013, reason="this viewer fell behind; reconnect")
-    except WebSocketDisconnect:
-        pass
+        await websocket.close(state, reason=CLOSE_REASONS.get(state, ""))
+
+    async def listen() -> None:  # notices a browser that went away while nothing is sent
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+    tasks = [asyncio.create_task(send()), asyncio.create_task(listen())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
         hub.unwatch(session_id, queue)

@@ -40,6 +40,8 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     ...(drill ? [] : [metric("session", "Session time"), metric("area", "Body area")]),
     metric("link", "Link"));
   const progress = drill ? el("div", { className: "progress" }, el("div", { id: "drill-progress" })) : null;
+  const problem = el("div", { className: "error", role: "alert", id: "live-problem", hidden: true });
+  container.append(problem);
   container.append(el("div", { className: "live-top" }, readout, el("div", { className: "card" }, traceBox)), ...(progress ? [progress] : []), grid);
 
   let currentBand = null;
@@ -122,7 +124,16 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(`${proto}//${location.host}/api/v1/sessions/${sessionId}/live`);
-    socket.addEventListener("message", (e) => update(JSON.parse(e.data)));
+    socket.addEventListener("message", (e) => {
+      const msg = JSON.parse(e.data);
+      if (msg.type === "error") {
+        problem.textContent = msg.detail;
+        problem.hidden = false;
+        return;
+      }
+      problem.hidden = true;
+      update(msg);
+    });
     socket.addEventListener("close", (e) => {
       if (stopped) return;
       if (e.code === 1013 || e.code === 1006 || e.code === 1012) {

@@ -128,6 +128,11 @@ async function run() {
       `${when(s.started_at)} · tool ${tool ? tool.serial : "—"} · ${s.status}${summary.live ? " (figures so far)" : ""} · protocol “${tg.name}” · `,
       `${s.samples.toLocaleString()} samples at ${fmt(s.rate_hz, 0, "Hz")} · ${s.lost_frames} frames lost · algorithm ${s.algorithm_version}`),
   );
+  for (const i of s.interruptions || []) {
+    main.append(el("p", { className: "notice" },
+      `The live analysis was interrupted (${i.kind.replace("_", " ")}) at ${when(i.at)} and resumed from ${fmt(i.t_s, 1, "s")} into the session: `,
+      "no sample is missing (the ingester's spool replayed them), but a stroke in progress then may be counted as two."));
+  }
   const st = (status) => ({ within: "within", below: "below", above: "above" })[status] || "";
   main.append(
     el("h2", {}, "Protocol score"),

@@ -1,0 +1,26 @@
+"""live sessions: interruptions of the live analysis (API restarts)
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-22 22:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("treatment_session", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("interruptions", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("treatment_session", schema=None) as batch_op:
+        batch_op.drop_column("interruptions")
