@@ -50,6 +50,7 @@ from strigil.store.timeseries import StoreUnavailableError, TimeSeriesStore
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 ROLLUPS_PER_GROUP = 4
+GROUP_WINDOW_S = 0.005
 FELL_BEHIND = 1013
 """Close code for a viewer whose queue filled (try again later: it may reconnect)."""
 SESSION_ENDED = 1000
@@ -362,6 +363,8 @@ class LiveHub:
         self._database = database
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._busy = False
+        """The last group held more than one batch: the next one waits GROUP_WINDOW_S."""
         self._store: TimeSeriesStore | None = None
         self._sessions: dict[str, LiveSession] = {}
         self._by_tool: dict[tuple[str, str], str] = {}
@@ -540,8 +543,13 @@ class LiveHub:
         loop = asyncio.get_running_loop()
         while True:
             group = [await self._inbox.get()]
+            if not self._inbox.empty() or self._busy:
+                # under load, gather a little more: one trip to the store thread and one
+                # commit for many batches, instead of one each (every trip costs wake-ups)
+                await asyncio.sleep(GROUP_WINDOW_S)
             while not self._inbox.empty():
                 group.append(self._inbox.get_nowait())
+            self._busy = len(group) > 1
             try:
                 results = await loop.run_in_executor(self._thread, self._take_group, group)
             except Exception as exc:
@@ -633,11 +641,11 @@ class LiveHub:
             self._persisted_at = now
         if not dirty:
             return
+        by_id = {live.id: live for live in dirty}
         with self._database() as db:
-            for live in dirty:
-                row = db.get(TreatmentSession, live.id)
-                if row is not None:
-                    live.persist(row)
+            rows = db.scalars(select(TreatmentSession).where(TreatmentSession.id.in_(by_id)))
+            for row in rows:
+                by_id[row.id].persist(row)
             db.commit()
 
     def _rollup_running(self, store: TimeSeriesStore, touched: set[str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,8 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
         self.path = str(path)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._session_keys: dict[str, tuple[str, int]] = {}
+        """Tool and start of the sessions this process has written: their writes' lookup."""
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -76,19 +78,44 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
                 "INSERT OR REPLACE INTO ts_sessions VALUES (?, ?, ?, NULL)",
                 (session, tool, start_ns),
             )
+        self._session_keys[session] = (tool, start_ns)
+
+    def _tool_and_start(self, session: str) -> tuple[str, int]:
+        """Cached: every write asks, and reading the whole session table each time cost a
+        live API with 100 sessions a quarter of its store thread."""
+        known = self._session_keys.get(session)
+        if known is not None:
+            return known
+        check_id("session", session)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT tool, start_ns FROM ts_sessions WHERE session = ?", (session,)
+            ).fetchone()
+        if row is None:
+            raise UnknownSessionError(f"unknown session {session!r}: begin_session() it first")
+        self._session_keys[session] = (row[0], int(row[1]))
+        return self._session_keys[session]
 
     def sessions(self) -> dict[str, tuple[str, int]]:
         with self._lock:
             rows = self._db.execute("SELECT session, tool, start_ns FROM ts_sessions").fetchall()
         return {s: (tool, start) for s, tool, start in rows}
 
-    def _write_samples(self, session: str, tool: str, block: SampleBlock) -> None:
+    @staticmethod
+    def _rows(session: str, block: SampleBlock) -> Iterator[tuple[object, ...]]:
         columns = [block.t_ns.tolist(), *(block.values[:, k].tolist() for k in range(7))]
-        rows = zip([session] * len(block), *columns, strict=True)
+        return zip([session] * len(block), *columns, strict=True)
+
+    def _write_samples(self, session: str, tool: str, block: SampleBlock) -> None:
+        self._write_sample_blocks([(session, tool, block)])
+
+    def _write_sample_blocks(self, blocks: Sequence[tuple[str, str, SampleBlock]]) -> None:
+        """Every block in one transaction: one commit for a whole ingest group."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(self._insert, rows)
+                for session, _, block in blocks:
+                    self._db.executemany(self._insert, self._rows(session, block))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -111,15 +138,10 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
                 "INSERT OR REPLACE INTO summaries VALUES (?, ?)", (session, json.dumps(summary))
             )
 
-    def _known(self, session: str) -> None:
-        check_id("session", session)
-        if session not in self.sessions():
-            raise UnknownSessionError(f"unknown session {session!r}")
-
     def read_samples(
         self, session: str, start_ns: int | None = None, end_ns: int | None = None
     ) -> SampleBlock:
-        self._known(session)
+        self._tool_and_start(session)
         lo = -(2**63) if start_ns is None else start_ns
         hi = 2**63 - 1 if end_ns is None else end_ns
         with self._lock:
@@ -177,7 +199,7 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
             )
 
     def read_strokes(self, session: str) -> list[Stroke]:
-        self._known(session)
+        self._tool_and_start(session)
         with self._lock:
             rows = self._db.execute(
                 "SELECT row FROM strokes WHERE session = ? ORDER BY t_ns", (session,)
@@ -185,7 +207,7 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
         return [stroke_from_row(json.loads(r[0])) for r in rows]
 
     def read_summary(self, session: str) -> dict[str, object] | None:
-        self._known(session)
+        self._tool_and_start(session)
         with self._lock:
             row = self._db.execute(
                 "SELECT row FROM summaries WHERE session = ?", (session,)
@@ -199,6 +221,7 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
             for table in ("samples", "samples_1s", "strokes", "summaries", "ts_sessions"):
                 self._db.execute(f"DELETE FROM {table} WHERE session = ?", (session,))
             self._db.execute("COMMIT")
+        self._session_keys.pop(session, None)
 
     def close(self) -> None:
         with self._lock:
