@@ -187,19 +187,27 @@ class ApiServer:
     env: dict[str, str]
     port: int
     process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    """Where its log goes (appended across restarts); none kept by default."""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def log(self) -> str:
+        return "" if self.log_path is None else self.log_path.read_text(errors="replace")
+
     def start(self) -> None:
         env = {**os.environ, **self.env, "STRIGIL_BIND_PORT": str(self.port)}
+        log = subprocess.DEVNULL if self.log_path is None else self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "strigil", "serve"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
+        if self.log_path is not None and not isinstance(log, int):
+            log.close()  # the child has its own copy
 
         def up() -> bool:
             assert self.process is not None

@@ -113,6 +113,10 @@ def test_frames_survive_an_api_outage_and_are_stored_exactly_once(tmp_path: Path
     last_device_us = link._last_device_us
     assert anchor + (len(stored) - 1) * 5000 == last_device_us  # up to the last frame seen
     assert session["duplicate_frames"] == stats.duplicates
+    # the restart is marked where the live analysis resumed: inside the recording
+    [gap] = session["interruptions"]
+    assert gap["kind"] == "api_restart"
+    assert 0 < gap["t_s"] < (len(stored) - 1) / 200
     assert stats.malformed == 0
     # the stored force is one contiguous run of the simulated session
     sim = tool.session(200).force_n

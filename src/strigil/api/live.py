@@ -45,7 +45,7 @@ from strigil.signal.settings import AnalysisSettings
 from strigil.signal.strokes import Stroke, Summary, summarize
 from strigil.store.clinics import drill_targets, protocol_targets
 from strigil.store.models import Drill, Protocol, SessionStatus, Tool, TreatmentSession
-from strigil.store.timeseries import StoreUnavailableError, TimeSeriesStore
+from strigil.store.timeseries import StoreUnavailableError, TimeSeriesError, TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -659,7 +659,11 @@ class LiveHub:
                 continue
             end_ns = live.anchor_ns + (live.hwm_us - (live.anchor_device_us or 0)) * 1000
             if end_ns - live.rolled_ns >= ROLLUP_EVERY_NS:
-                store.rollup(sid, end_ns=end_ns - 2 * 10**9)
+                try:
+                    store.rollup(sid, end_ns=end_ns - 2 * 10**9)
+                except TimeSeriesError as exc:  # roll-ups can wait: the samples are safe
+                    _LOGGER.warning("roll-up of session %s postponed: %s", sid, exc)
+                    return
                 live.rolled_ns = end_ns
                 done += 1
                 if done >= ROLLUPS_PER_GROUP:

@@ -120,6 +120,8 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         self._buffered_lines = 0
         self._buffer_since = 0.0
         self._sessions: dict[str, tuple[str, int]] | None = None
+        self._begun: dict[str, tuple[str, int]] = {}
+        """Sessions begun by this process (known even while InfluxDB is unreachable)."""
         self._builder: ThreadPoolExecutor | None = None
         self._rolled: dict[str, int] = {}
 
@@ -295,7 +297,15 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             "ts_sessions", f"session={session}", {"tool": tool, "start_ns": start_ns}, start_ns
         )
         self._append([(line.encode(), 1)])
-        self.sessions()[session] = (tool, start_ns)
+        self._begun[session] = (tool, start_ns)
+        if self._sessions is not None:
+            self._sessions[session] = (tool, start_ns)
+
+    def _tool_and_start(self, session: str) -> tuple[str, int]:
+        """Sessions begun here are known without asking InfluxDB, so a session begun while it
+        is unreachable is written to the queue like any other."""
+        known = self._begun.get(session)
+        return known if known is not None else super()._tool_and_start(session)
 
     def sessions(self) -> dict[str, tuple[str, int]]:
         if self._sessions is None:
@@ -308,7 +318,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                     found[s["tags"]["session"]] = (tool, int(start))
                     if rolled is not None:
                         self._rolled[s["tags"]["session"]] = int(rolled)
-            self._sessions = found
+            self._sessions = found | self._begun
         return self._sessions
 
     # --- writes ------------------------------------------------------------------------
@@ -475,6 +485,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             )
         self._query(f"DROP SERIES WHERE \"session\" = '{session}'", method="POST")
         self.sessions().pop(session, None)
+        self._begun.pop(session, None)
         self._rolled.pop(session, None)
 
     def close(self) -> None:
