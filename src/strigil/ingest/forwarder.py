@@ -69,8 +69,8 @@ class ForwardStats:
     refused_batches: int = 0
     last_error: str | None = None
     session_id: str | None = None
-    latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
-    """Notification → acknowledgement, per frame."""
+    latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    """Notification → acknowledgement of the last 10,000 frames (about 13 min at 200 Hz)."""
 
 
 class ToolForwarder:
