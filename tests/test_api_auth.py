@@ -100,6 +100,9 @@ def test_login_brute_force_is_slowed_down(client: TestClient) -> None:
         jwt.encode(
             {"sub": "x", "typ": "access", "exp": 9999999999}, "other-key" * 5, algorithm="HS256"
         ),
+        # alg "none": header {"alg":"none","typ":"JWT"}, claims that would otherwise pass
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
+        "eyJzdWIiOiJ4IiwidHlwIjoiYWNjZXNzIiwiZXhwIjo5OTk5OTk5OTk5fQ.",
     ],
 )
 def test_forged_tokens_are_refused(client: TestClient, token: str) -> None:

@@ -183,6 +183,10 @@ def test_live_view_moves_switches_area_and_stops_into_the_report(browser, demo: 
     assert page.get_attribute("#readout", "class").split()[-1] in {"within", "below", "above"}
     assert page.inner_text("#m-link") == "live"
     _shot(page, "03-live-view")
+    page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
+    _shot(page, "03b-live-view-tablet")
+    assert page.is_visible("#force")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.click("button[data-area='forearm extensors']")
     _until(  # the next live message carries the new area

@@ -212,9 +212,13 @@ def test_influx_database_creation_can_be_left_to_the_server(
     store = InfluxTimeSeriesStore(
         influxd.url, database="nocreate", spool_dir=tmp_path / "q", create_database=False
     )
-    # strigil created nothing (InfluxDB 2.x's DBRP mapping would provide the database)
+    # strigil created nothing (InfluxDB 2.x's DBRP mapping would provide the database): the
+    # first write says so
+    t, f, a, g = samples(100, seed=2)
+    store.begin_session("s1", tool="T-1", start_ns=START_NS)
+    store.write_samples("s1", t, f, a, g)  # buffered
     with pytest.raises(TimeSeriesError, match="database not found"):
-        store.begin_session("s1", tool="T-1", start_ns=START_NS)
+        store.flush()
 
 
 def test_rolled_up_traces_equal_raw_ones(store: TimeSeriesStore) -> None:
