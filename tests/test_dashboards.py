@@ -172,20 +172,29 @@ def test_live_view_moves_switches_area_and_stops_into_the_report(browser, demo: 
     _until(lambda: page.inner_text("#m-strokes") != "—", "a first live message")
     first = int(page.inner_text("#m-strokes"))
     forces = {page.inner_text("#force")}
+    colours = {"in band": "within", "too light": "below", "too hard": "above", "no contact": ""}
+    seen: set[str] = set()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (
-        int(page.inner_text("#m-strokes")) <= first or len(forces) < 3
+        int(page.inner_text("#m-strokes")) <= first or len(forces) < 3 or len(seen) < 2
     ):
         forces.add(page.inner_text("#force"))
-        page.wait_for_timeout(200)
+        state, tile = page.inner_text("#force-state"), page.get_attribute("#readout", "class")
+        if state == page.inner_text("#force-state"):  # not caught between two updates
+            seen.add(state)
+            assert tile.split()[1:] == [colours[state]][: bool(colours[state])], (state, tile)
+        page.wait_for_timeout(100)
     assert int(page.inner_text("#m-strokes")) > first, "the stroke count did not move"
     assert len(forces) >= 3, f"the force readout did not move: {forces}"
-    assert page.get_attribute("#readout", "class").split()[-1] in {"within", "below", "above"}
+    assert "no contact" in seen  # between strokes: grey, not "too light"
+    assert seen - {"no contact"}, seen  # and coloured against the band during strokes
     assert page.inner_text("#m-link") == "live"
     _shot(page, "03-live-view")
     page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
     _shot(page, "03b-live-view-tablet")
     assert page.is_visible("#force")
+    width = page.evaluate_handle("document.documentElement").get_property("scrollWidth")
+    assert width.json_value() <= 820  # nothing wider than the tablet
     page.set_viewport_size({"width": 1280, "height": 900})
 
     page.click("button[data-area='forearm extensors']")

@@ -5,6 +5,7 @@ import { band, clock, el, fmt } from "./common.js";
 import { bandPlugin, lineChart } from "./charts.js";
 
 const WINDOW_S = 10;
+const CONTACT_N = 1.0; // the analysis's minimum stroke force (docs/algorithms.md)
 const STATUS_TEXT = { within: "in band", below: "too light", above: "too hard" };
 
 function beeper() {
@@ -86,9 +87,12 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     let drop = 0;
     while (drop < ts.length && ts[drop] < cut) drop++;
     if (drop) { ts.splice(0, drop); fs.splice(0, drop); }
-    force.textContent = fmt(s.smoothed_force_n, 1);
-    readout.className = "readout " + (s.force_status || "");
-    state.textContent = STATUS_TEXT[s.force_status] || "no force yet";
+    const shown = s.smoothed_force_n === null ? null : Math.max(s.smoothed_force_n, 0); // no "-0.0"
+    force.textContent = fmt(shown, 1);
+    // below the minimum stroke force the edge is off the skin (or resting): not "too light"
+    const touching = s.smoothed_force_n !== null && s.smoothed_force_n >= CONTACT_N;
+    readout.className = "readout " + (touching ? s.force_status : "");
+    state.textContent = touching ? STATUS_TEXT[s.force_status] : "no contact";
     bandText.textContent = "target " + band(s.force_band_n, "N", 1);
     const above = s.force_status === "above";
     if (sound && above && !wasAbove) beep();
