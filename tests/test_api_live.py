@@ -427,3 +427,43 @@ def test_a_frozen_viewer_is_dropped_without_blocking_the_others() -> None:
         assert hub.watchers["s"] == {reader}
 
     asyncio.run(run())
+
+
+def test_live_figures_kept_up_incrementally_equal_the_whole_count() -> None:
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from strigil.api.live import LiveSession
+    from strigil.signal.strokes import Stroke
+
+    row = SimpleNamespace(
+        id="s", clinic_id="c", started_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        anchor_ns=None, anchor_device_us=None, device_hwm_us=None, rate_hz=200,
+        clock_model=None, samples=0, lost_frames=0, lost_samples=0, malformed_frames=0,
+        duplicate_frames=0,
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+
+    def stroke(t: float) -> Stroke:
+        peak = float(rng.uniform(0.5, 12))
+        return Stroke(t, t + 0.5, peak, peak / 2, 1.0, None, 45.0, "pull")
+
+    prior = [stroke(t) for t in np.arange(0, 20, 1.1)]
+    live = LiveSession(row, "T", prior)  # type: ignore[arg-type]
+    live.analyzer = SimpleNamespace(strokes=[])  # type: ignore[assignment]
+    t = 20.0
+    for _ in range(12):  # strokes arrive a few at a time, between snapshots
+        for _ in range(int(rng.integers(0, 6))):
+            live.analyzer.strokes.append(stroke(t))  # type: ignore[union-attr]
+            t += float(rng.uniform(0.6, 3.0))
+        live.live.t_s = t
+        state = live.snapshot(0)
+        every = prior + live.analyzer.strokes  # type: ignore[union-attr]
+        peaks = np.array([k.peak_force_n for k in every])
+        assert state["stroke_count"] == len(every)
+        assert state["pct_strokes_in_force_band"] == round(
+            float(np.mean((peaks >= 2.0) & (peaks <= 8.0)) * 100), 1
+        )
+        assert state["over_force_strokes"] == int(np.sum(peaks > 8.0))
+        recent = sum(k.start_s >= t - 30 for k in every)
+        assert state["stroke_rate_per_min_30s"] == recent * 2.0

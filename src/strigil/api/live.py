@@ -135,6 +135,8 @@ class LiveSession:
         self.contact_area_mm2: float | None = None
         self.prior_strokes = list(prior_strokes)
         """Strokes found before this process took the session over (an API restart)."""
+        self._strokes = list(self.prior_strokes)
+        self._tallied = self._in_band = self._over = 0
         self.analyzer: StrokeAnalyzer | None = None
         self.clock = ClockModel()
         self.clock_json: dict[str, Any] | None = row.clock_model
@@ -257,10 +259,12 @@ class LiveSession:
         """The live view's state (docs/api.md, "Live view"): force against the band, strokes,
         rate over the last 30 s, session and area time against their targets, link quality."""
         tg = self.targets
-        strokes = self.strokes
-        recent = [k for k in strokes if k.start_s >= self.live.t_s - LIVE_WINDOW_S]
-        peaks = np.fromiter((k.peak_force_n for k in strokes), float, len(strokes))
-        low, high = tg.force_band_n
+        strokes = self._tally()
+        recent = 0
+        for k in reversed(strokes):  # strokes come in time order: only the last 30 s are read
+            if k.start_s < self.live.t_s - LIVE_WINDOW_S:
+                break
+            recent += 1
         force = self.live.smoothed_force_n
         live = self.live
         return {
@@ -272,12 +276,12 @@ class LiveSession:
             "force_band_n": list(tg.force_band_n),
             "force_status": None if force is None else band_status(force, tg.force_band_n),
             "stroke_count": len(strokes),
-            "stroke_rate_per_min_30s": len(recent) * 60.0 / LIVE_WINDOW_S,
+            "stroke_rate_per_min_30s": recent * 60.0 / LIVE_WINDOW_S,
             "rate_band_per_min": list(tg.rate_band_per_min),
             "pct_strokes_in_force_band": None
-            if peaks.size == 0
-            else round(float(np.mean((peaks >= low) & (peaks <= high)) * 100), 1),
-            "over_force_strokes": int(np.count_nonzero(peaks > high)),
+            if not strokes
+            else round(self._in_band / len(strokes) * 100, 1),
+            "over_force_strokes": self._over,
             "session_elapsed_s": round((now_ns - self.started_ns) / 1e9, 1),
             "session_band_min": list(tg.session_length_band_min),
             "area": live.area,
@@ -296,10 +300,25 @@ class LiveSession:
             "trace_force_n": live.new_force_n,
         }
 
+    def _tally(self) -> list[Stroke]:
+        """Every stroke so far, with the in-band and over-force counts brought up to date by
+        looking at the new strokes only (a snapshot must not cost O(strokes): it is taken
+        several times a second for every watched session, for 45 minutes)."""
+        strokes = self.strokes
+        low, high = self.targets.force_band_n
+        for k in strokes[self._tallied :]:
+            self._in_band += low <= k.peak_force_n <= high
+            self._over += k.peak_force_n > high
+        self._tallied = len(strokes)
+        return strokes
+
     @property
     def strokes(self) -> list[Stroke]:
+        """Strokes found before a restart, then this process's (one list, extended in place)."""
         mine = [] if self.analyzer is None else self.analyzer.strokes
-        return self.prior_strokes + mine
+        if len(self._strokes) != len(self.prior_strokes) + len(mine):
+            self._strokes.extend(mine[len(self._strokes) - len(self.prior_strokes) :])
+        return self._strokes
 
     def summary(self) -> Summary:
         a = self.analyzer

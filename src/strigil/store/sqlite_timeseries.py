@@ -7,6 +7,7 @@ written comes back.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -114,8 +115,8 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for session, _, block in blocks:
-                    self._db.executemany(self._insert, self._rows(session, block))
+                rows = (self._rows(session, block) for session, _, block in blocks)
+                self._db.executemany(self._insert, itertools.chain.from_iterable(rows))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
