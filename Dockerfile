@@ -1,10 +1,20 @@
-# The strigil API. Build: docker build -t strigil . ; run with docker-compose.yml.
+# The strigil API and dashboards. Build: docker build -t strigil . ; run with docker-compose.yml.
+
+# The dashboards' front-end package (uPlot), pinned by web/package-lock.json, copied into the
+# Python package's static files.
+FROM node:20-bookworm-slim AS web
+WORKDIR /build
+COPY web ./web
+RUN mkdir -p src/strigil/dashboards/static && cd web && npm ci --no-audit --no-fund \
+    && npm run build
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
+COPY --from=web /build/src/strigil/dashboards/static/vendor ./src/strigil/dashboards/static/vendor
 RUN pip install -c constraints.txt . && useradd --system --home /var/lib/strigil strigil \
     && mkdir -p /var/lib/strigil && chown strigil /var/lib/strigil
 USER strigil

@@ -70,3 +70,10 @@ def test_the_dockerfile_runs_the_api_unprivileged_with_a_health_check() -> None:
     assert "/api/v1/health" in text
     assert 'CMD ["strigil", "serve"]' in text
     assert "-c constraints.txt" in text  # the pinned versions
+
+
+def test_the_image_builds_the_dashboards_front_end_from_the_lock_file() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "npm ci" in text  # exactly web/package-lock.json, never a CDN
+    assert "COPY --from=web" in text
+    assert "static/vendor" in (ROOT / ".dockerignore").read_text()  # not a stale local copy
