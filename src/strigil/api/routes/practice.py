@@ -82,6 +82,8 @@ async def practice(
     if therapist_id is not None:
         people_q = people_q.where(User.id == therapist_id)
     people = {u.id: u for u in db.scalars(people_q).all()}
+    if therapist_id is not None and therapist_id not in people:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no user {therapist_id}")
     rows = db.scalars(
         select(TreatmentSession)
         .where(
@@ -99,9 +101,8 @@ async def practice(
         raise HTTPException(
             422, detail=f"more than {MAX_SESSIONS} sessions in this period: narrow it"
         )
-    protocols = {p.id: protocol_targets(p) for p in db.scalars(
-        select(Protocol).where(Protocol.clinic_id == user.clinic_id)
-    )}  # fmt: skip
+    clinic_protocols = db.scalars(select(Protocol).where(Protocol.clinic_id == user.clinic_id))
+    protocols = {p.id: protocol_targets(p) for p in clinic_protocols}
     strokes = await strokes_of_many(_hub(request), [s.id for s in rows])
     by_therapist: dict[str, list[SessionStrokes]] = {}
     for s in rows:
@@ -143,8 +144,6 @@ async def practice(
     shown = [u for u in people.values() if u.id in by_therapist or u.id in drills_by] or (
         [people[user.id]] if user.id in people else []
     )
-    if therapist_id is not None and therapist_id not in people:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no user {therapist_id}")
     all_sessions = [x for sessions in by_therapist.values() for x in sessions]
     return PracticeOut(
         since=since,
