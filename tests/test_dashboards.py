@@ -176,7 +176,9 @@ def test_live_view_moves_switches_area_and_stops_into_the_report(browser, demo: 
     seen: set[str] = set()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (
-        int(page.inner_text("#m-strokes")) <= first or len(forces) < 3 or len(seen) < 2
+        int(page.inner_text("#m-strokes")) <= first
+        or len(forces) < 3
+        or not ("no contact" in seen and seen - {"no contact"})
     ):
         forces.add(page.inner_text("#force"))
         state, tile = page.inner_text("#force-state"), page.get_attribute("#readout", "class")

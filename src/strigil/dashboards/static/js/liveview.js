@@ -1,7 +1,7 @@
 // The live feedback panel shared by the live view and the practice drill: a large force
 // readout coloured by the target band, a scrolling 10-s trace with the band shaded, strokes,
 // rate, times and link quality, fed by the session's live WebSocket.
-import { band, clock, el, fmt } from "./common.js";
+import { api, band, clock, el, fmt } from "./common.js";
 import { bandPlugin, lineChart } from "./charts.js";
 
 const WINDOW_S = 10;
@@ -76,8 +76,26 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     chart.setScale("x", { min: tmax - WINDOW_S, max: tmax });
   }
 
+  // The last 10 s before the view opened, from the stored trace, so it never starts empty.
+  let backfilled = false;
+  async function backfill(t) {
+    backfilled = true;
+    const from = Math.max(0, t - WINDOW_S);
+    if (t - from < 0.5) return;
+    try {
+      const tr = await api(`/sessions/${sessionId}/trace?start_s=${from.toFixed(3)}&end_s=${t.toFixed(3)}&points=500`);
+      const first = ts.length ? ts[0] : Infinity;
+      const keep = tr.t_s.map((x, i) => [x, tr.mean_n[i]]).filter(([x]) => x >= from && x < first);
+      ts.unshift(...keep.map((p) => p[0]));
+      fs.unshift(...keep.map((p) => p[1]));
+    } catch (err) {
+      // no stored trace yet: the live samples fill the window
+    }
+  }
+
   function update(s) {
     lastMessageAt = performance.now();
+    if (!backfilled) backfill(s.t_s);
     currentBand = s.force_band_n;
     for (let i = 0; i < s.trace_t_s.length; i++) {
       ts.push(s.trace_t_s[i]);
