@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
+from strigil.api.live import LiveHub
 from strigil.api.security import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -29,6 +30,12 @@ def get_settings(request: Request) -> Settings:
 def get_db(request: Request) -> Iterator[Session]:
     with request.app.state.sessionmaker() as db:
         yield db
+
+
+def hub_of(request: Request) -> LiveHub:
+    """The process's live hub (store thread, live sessions, viewers)."""
+    hub: LiveHub = request.app.state.hub
+    return hub
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

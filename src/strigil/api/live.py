@@ -50,7 +50,6 @@ from strigil.store.timeseries import StoreUnavailableError, TimeSeriesError, Tim
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 ROLLUPS_PER_GROUP = 4
-GROUP_WINDOW_S = 0.005
 FELL_BEHIND = 1013
 """Close code for a viewer whose queue filled (try again later: it may reconnect)."""
 SESSION_ENDED = 1000
@@ -382,8 +381,6 @@ class LiveHub:
         self._database = database
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._busy = False
-        """The last group held more than one batch: the next one waits GROUP_WINDOW_S."""
         self._store: TimeSeriesStore | None = None
         self._sessions: dict[str, LiveSession] = {}
         self._by_tool: dict[tuple[str, str], str] = {}
@@ -562,13 +559,8 @@ class LiveHub:
         loop = asyncio.get_running_loop()
         while True:
             group = [await self._inbox.get()]
-            if not self._inbox.empty() or self._busy:
-                # under load, gather a little more: one trip to the store thread and one
-                # commit for many batches, instead of one each (every trip costs wake-ups)
-                await asyncio.sleep(GROUP_WINDOW_S)
             while not self._inbox.empty():
                 group.append(self._inbox.get_nowait())
-            self._busy = len(group) > 1
             try:
                 results = await loop.run_in_executor(self._thread, self._take_group, group)
             except Exception as exc:

@@ -1,6 +1,6 @@
 """The dashboards: HTML pages and their static files, served by the API itself (no CDN).
 
-Each page is a static HTML shell (``static/pages/``) whose script reads the API with the
+Each page is the one HTML shell (``static/pages/shell.html``) with its own script, which reads the API with the
 session cookie set at login; the API checks every request. The page routes check too, so a
 person who is not logged in is sent to the login page, and one whose role may not use a page
 gets a 403 page that says which role it needs, instead of an empty shell.
@@ -25,14 +25,15 @@ VENDOR_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
 
 ANYONE = frozenset(Role)
 RUNS_SESSIONS = frozenset({Role.ADMIN, Role.THERAPIST})
-PAGES: dict[str, tuple[str, frozenset[Role]]] = {
-    "/": ("home.html", ANYONE),
-    "/live/{session_id}": ("live.html", RUNS_SESSIONS),
-    "/report/{session_id}": ("report.html", ANYONE),
-    "/patients/{patient_id}": ("course.html", ANYONE),
-    "/drill": ("drill.html", RUNS_SESSIONS),
-    "/practice": ("practice.html", RUNS_SESSIONS),
-    "/research": ("research.html", frozenset({Role.ADMIN, Role.RESEARCHER})),
+PAGES: dict[str, tuple[str, str, frozenset[Role]]] = {
+    # path: (script in static/js, title, roles)
+    "/": ("home", "Sessions", ANYONE),
+    "/live/{session_id}": ("live", "Live view", RUNS_SESSIONS),
+    "/report/{session_id}": ("report", "Session report", ANYONE),
+    "/patients/{patient_id}": ("course", "Patient course", ANYONE),
+    "/drill": ("drill", "Practice drill", RUNS_SESSIONS),
+    "/practice": ("practice", "Practice", RUNS_SESSIONS),
+    "/research": ("research", "Research export", frozenset({Role.ADMIN, Role.RESEARCHER})),
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -84,7 +85,13 @@ def _forbidden(roles: frozenset[Role]) -> HTMLResponse:
     return _html(_page("forbidden.html").replace("{{roles}}", needed), status_code=403)
 
 
-def _serve(name: str, roles: frozenset[Role]):  # type: ignore[no-untyped-def]
+@cache
+def _shell(script: str, title: str) -> str:
+    """A page: the one HTML shell with its title and script (the script builds the page)."""
+    return _page("shell.html").replace("{{title}}", title).replace("{{script}}", script)
+
+
+def _serve(script: str, title: str, roles: frozenset[Role]):  # type: ignore[no-untyped-def]
     def page(request: Request) -> Response:
         user = _who(request)
         if user is None:
@@ -92,7 +99,7 @@ def _serve(name: str, roles: frozenset[Role]):  # type: ignore[no-untyped-def]
             return RedirectResponse(f"/login?next={target}", status_code=303)
         if user.role not in roles:
             return _forbidden(roles)
-        return _html(_page(name))
+        return _html(_shell(script, title))
 
     return page
 
@@ -106,7 +113,7 @@ def mount_dashboards(app: FastAPI) -> None:
     def login_page() -> HTMLResponse:
         return _html(_page("login.html"))
 
-    for path, (name, roles) in PAGES.items():
-        router.add_api_route(path, _serve(name, roles), methods=["GET"])
+    for path, (script, title, roles) in PAGES.items():
+        router.add_api_route(path, _serve(script, title, roles), methods=["GET"])
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -15,9 +15,9 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from strigil.api.deps import CurrentUser, SessionDep
+from strigil.api.deps import CurrentUser, SessionDep, hub_of
 from strigil.api.doses import NOT_A_DRILL, area_doses, strokes_of_many, treatment_time_s
-from strigil.api.live import LiveHub, as_utc
+from strigil.api.live import as_utc
 from strigil.api.routes.patients import _visible as visible_patients
 from strigil.store.clinics import default_protocol_of, protocol_targets
 from strigil.store.models import Patient, Protocol, TreatmentSession, User
@@ -74,8 +74,7 @@ async def patient_course(
         )
         .order_by(TreatmentSession.started_at)
     ).all()
-    hub: LiveHub = request.app.state.hub
-    strokes = await strokes_of_many(hub, [s.id for s in rows])
+    strokes = await strokes_of_many(hub_of(request), [s.id for s in rows])
     names = {
         u.id: u.username for u in db.scalars(select(User).where(User.clinic_id == user.clinic_id))
     }

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
-from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.api.deps import CurrentUser, SessionDep, hub_of, require_roles
 from strigil.api.doses import strokes_of
-from strigil.api.live import LiveHub, as_utc
+from strigil.api.live import as_utc
 from strigil.api.routes.sessions import finish_session
 from strigil.signal.drill import score_drill
 from strigil.store.clinics import default_protocol_of, drill_target, drill_targets, protocol_targets
@@ -58,11 +58,6 @@ class DrillOut(BaseModel):
     )
 
 
-def _hub(request: Request) -> LiveHub:
-    hub: LiveHub = request.app.state.hub
-    return hub
-
-
 def _visible(user: User):  # type: ignore[no-untyped-def]
     query = select(Drill).where(Drill.clinic_id == user.clinic_id)
     if user.role is Role.THERAPIST:
@@ -82,7 +77,7 @@ async def _out(request: Request, d: Drill) -> DrillOut:
     score = d.score
     running = d.finished_at is None
     if running:
-        strokes = await strokes_of(_hub(request), d.session_id)
+        strokes = await strokes_of(hub_of(request), d.session_id)
         score = score_drill(strokes, target).to_json()
     return DrillOut(
         id=d.id,
@@ -141,7 +136,7 @@ async def start_drill(
     )
     db.add(drill)
     db.commit()
-    await _hub(request).start_session(session.id)
+    await hub_of(request).start_session(session.id)
     return await _out(request, drill)
 
 
@@ -178,9 +173,9 @@ async def finish_drill(
     if session is not None and session.status is SessionStatus.ACTIVE:
         protocol = default_protocol_of(db, drill.clinic_id)
         await finish_session(
-            _hub(request), db, session, drill_targets(drill, protocol_targets(protocol))
+            hub_of(request), db, session, drill_targets(drill, protocol_targets(protocol))
         )
-    strokes = await strokes_of(_hub(request), drill.session_id)
+    strokes = await strokes_of(hub_of(request), drill.session_id)
     drill.score = score_drill(strokes, drill_target(drill)).to_json()
     drill.finished_at = utcnow()
     db.commit()

@@ -14,9 +14,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.api.deps import CurrentUser, SessionDep, hub_of, require_roles
 from strigil.api.doses import NOT_A_DRILL, strokes_of_many
-from strigil.api.live import LiveHub, as_utc
+from strigil.api.live import as_utc
 from strigil.signal.practice import SessionStrokes, practice_figures, weekly_trend
 from strigil.store.clinics import protocol_targets
 from strigil.store.models import (
@@ -54,11 +54,6 @@ class PracticeOut(BaseModel):
         description="the same figures over every therapist shown (admins only)"
     )
     therapists: list[TherapistPractice]
-
-
-def _hub(request: Request) -> LiveHub:
-    hub: LiveHub = request.app.state.hub
-    return hub
 
 
 @router.get("", response_model=PracticeOut)
@@ -103,7 +98,7 @@ async def practice(
         )
     clinic_protocols = db.scalars(select(Protocol).where(Protocol.clinic_id == user.clinic_id))
     protocols = {p.id: protocol_targets(p) for p in clinic_protocols}
-    strokes = await strokes_of_many(_hub(request), [s.id for s in rows])
+    strokes = await strokes_of_many(hub_of(request), [s.id for s in rows])
     by_therapist: dict[str, list[SessionStrokes]] = {}
     for s in rows:
         ended = s.ended_at if s.ended_at is not None else s.started_at

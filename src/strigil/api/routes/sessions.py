@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
-from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.api.deps import CurrentUser, SessionDep, hub_of, require_roles
 from strigil.api.doses import area_doses
 from strigil.api.live import (
     FELL_BEHIND,
@@ -160,11 +160,6 @@ class TraceOut(BaseModel):
     mean_n: list[float]
     min_n: list[float]
     max_n: list[float]
-
-
-def _hub(request: Request) -> LiveHub:
-    hub: LiveHub = request.app.state.hub
-    return hub
 
 
 def _visible(user: User):  # type: ignore[no-untyped-def]
@@ -303,7 +298,7 @@ async def start_session(
     )
     db.add(s)
     db.commit()
-    await _hub(request).start_session(s.id)
+    await hub_of(request).start_session(s.id)
     return _out(db, s, user)
 
 
@@ -334,7 +329,7 @@ def list_sessions(
 @router.get("/{session_id}", response_model=SessionOut)
 def get_session(session_id: str, request: Request, db: SessionDep, user: CurrentUser) -> SessionOut:
     s = _get(db, user, session_id)
-    return _out(db, s, user, _hub(request).live(s.id))
+    return _out(db, s, user, hub_of(request).live(s.id))
 
 
 @router.patch("/{session_id}", response_model=SessionOut, dependencies=[RUNS_SESSIONS])
@@ -371,7 +366,7 @@ async def stop_session(
     """Stop: the analysis finishes, strokes and the summary are stored, the score returned."""
     s = _running(db, user, session_id)
     protocol = _protocol(db, s)
-    result = await finish_session(_hub(request), db, s, protocol_targets(protocol))
+    result = await finish_session(hub_of(request), db, s, protocol_targets(protocol))
     return SummaryOut(
         session_id=s.id,
         live=False,
@@ -398,7 +393,7 @@ def change_area(
     segment = AreaSegment(session_id=s.id, area=body.area, side=body.side, started_at=now)
     db.add(segment)
     db.commit()
-    _hub(request).set_area(s.id, body.area, int(now.timestamp() * 1e9))
+    hub_of(request).set_area(s.id, body.area, int(now.timestamp() * 1e9))
     return AreaOut(
         id=segment.id, area=segment.area, side=segment.side, started_at=now, ended_at=None
     )
@@ -426,7 +421,7 @@ async def tare(
     """Ask the tool to zero its force (nothing may touch the edge); sent to its ingester."""
     s = _running(db, user, session_id)
     tool = db.get(Tool, s.tool_id) if s.tool_id else None
-    if tool is None or not await _hub(request).send_to_tool(
+    if tool is None or not await hub_of(request).send_to_tool(
         s.clinic_id, tool.serial, {"type": "tare"}
     ):
         raise HTTPException(
@@ -463,7 +458,7 @@ async def list_strokes(
 ) -> list[dict[str, object]]:
     """Every stroke (keys of tool-profile.md; times in s from the session's first sample)."""
     s = _get(db, user, session_id)
-    hub = _hub(request)
+    hub = hub_of(request)
     live = hub.live(s.id)
     if live is not None:
         return await hub.call(lambda _st: [k.to_json() for k in live.strokes])
@@ -482,7 +477,7 @@ async def get_summary(
     s = _get(db, user, session_id)
     protocol = _protocol(db, s)
     targets = protocol_targets(protocol)
-    hub = _hub(request)
+    hub = hub_of(request)
     live = hub.live(s.id)
     areas = max(len(s.segments), 1)
     if live is not None:
@@ -574,7 +569,7 @@ async def force_trace(
             max_n=trace.max_n.round(3).tolist(),
         )
 
-    return await _hub(request).call(read)
+    return await hub_of(request).call(read)
 
 
 # --- live view ---------------------------------------------------------------------------
@@ -607,7 +602,7 @@ async def live_view(websocket: WebSocket, session_id: str) -> None:
     if not await run_in_threadpool(_viewer, websocket, session_id):
         raise WebSocketException(1008, reason="log in, and watch a running session of yours")
     await websocket.accept()
-    hub = _hub(websocket)  # type: ignore[arg-type]
+    hub = hub_of(websocket)  # type: ignore[arg-type]
     queue = hub.watch(session_id)
 
     async def send() -> None:
