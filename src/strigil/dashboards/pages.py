@@ -1,9 +1,9 @@
 """The dashboards: HTML pages and their static files, served by the API itself (no CDN).
 
 Each page is the one HTML shell (``static/pages/shell.html``) with its own script, which
-reads the API with the session cookie set at login; the API checks every request. The page routes check too, so a
-person who is not logged in is sent to the login page, and one whose role may not use a page
-gets a 403 page that says which role it needs, instead of an empty shell.
+reads the API with the session cookie set at login; the API checks every request. The page
+routes check too, so a person who is not logged in is sent to the login page, and one whose
+role may not use a page gets a 403 page that says which role it needs, not an empty shell.
 """
 
 from __future__ import annotations
