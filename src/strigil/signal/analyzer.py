@@ -246,7 +246,7 @@ class StrokeAnalyzer:
         rows = _as_rows(pending)
         t = rows[_T]
         last_t = None if self._last_row is None else float(self._last_row[_T])
-        dt = np.diff(t) if last_t is None else np.diff(t, prepend=last_t)
+        dt = _steps(t, last_t)
         if not (math.isfinite(rows.sum()) and (dt.size == 0 or dt.min() > 0)):
             # slow path, only for bad input: refuse the bad chunks alone, keep the others
             pending = self._screen(pending, last_t)
@@ -254,20 +254,22 @@ class StrokeAnalyzer:
                 return []
             rows = _as_rows(pending)
             t = rows[_T]
-            dt = np.diff(t) if last_t is None else np.diff(t, prepend=last_t)
+            dt = _steps(t, last_t)
         if last_t is None:
             self.first_t_s = float(t[0])
         self.last_t_s = float(t[-1])
-        steps = dt * self.rate_hz
-        gap_at = np.flatnonzero(steps > 1.5)
-        if self._last_row is None:
-            gap_at = gap_at + 1  # dt was computed without a predecessor
+        gap_s = 1.5 * self._dt
+        gap_at: list[int] = []
+        if dt.size and dt.max() > gap_s:
+            gap_at = (dt > gap_s).nonzero()[0].tolist()
+            if self._last_row is None:
+                gap_at = [j + 1 for j in gap_at]  # dt was computed without a predecessor
         out: list[Stroke] = []
         if not self._run_open:
             self._start_run()
         pieces: list[FloatArray] = []
         start = 0
-        for j in gap_at.tolist():
+        for j in gap_at:
             prev = self._last_row if j == 0 else rows[:, j - 1]
             pieces.append(rows[:, start:j])
             start = j
@@ -374,53 +376,68 @@ class StrokeAnalyzer:
             out: FloatArray = smooth - self._zero_n
             return out
         first_block = (self._n_filtered - pos) // block
+        before = self._zero_n
         zeros = self._close_blocks(vals[: full * block].reshape(full, block), first_block)
+        self._block_vals = vals[full * block :].copy()
+        self._n_filtered += smooth.shape[0]
+        if zeros is None:  # the zero did not move within these blocks
+            out = smooth - before
+            return out
         zero_per_sample = np.empty(vals.shape[0])
         zero_per_sample[: full * block] = np.repeat(zeros, block)
         zero_per_sample[full * block :] = self._zero_n
-        self._block_vals = vals[full * block :].copy()
-        self._n_filtered += smooth.shape[0]
         out = smooth - zero_per_sample[pos:]
         return out
 
-    def _close_blocks(self, blocks: FloatArray, first_block: int) -> FloatArray:
-        """Update the zero over complete blocks; return the zero in force during each block.
+    def _close_blocks(self, blocks: FloatArray, first_block: int) -> FloatArray | None:
+        """Update the zero over complete blocks; return the zero in force during each block,
+        or None if it stayed what it was before them.
 
         ``first_block`` is the session-wide index of the first of ``blocks``.
         """
-        means = blocks.mean(axis=1)
-        mean_sq = np.einsum("ij,ij->i", blocks, blocks) / blocks.shape[1]
-        quiet = np.flatnonzero(mean_sq - means * means < self.settings.zero_quiet_std_n**2)
-        if quiet.size == 0:
-            return np.full(blocks.shape[0], self._zero_n)
+        k = blocks.shape[1]
+        quiet_var = self.settings.zero_quiet_std_n**2
+        quiet_means: list[float]
+        if blocks.shape[0] == 1:  # a stream closes one block at a time: scalars are cheaper
+            m = float(blocks[0].sum()) / k
+            if float(blocks[0] @ blocks[0]) / k - m * m >= quiet_var:
+                return None
+            quiet_at, quiet_means = [0], [m]
+        else:
+            means = blocks.sum(axis=1) / k
+            mean_sq = np.einsum("ij,ij->i", blocks, blocks) / k
+            quiet = (mean_sq - means * means < quiet_var).nonzero()[0]
+            if quiet.size == 0:
+                return None
+            quiet_at, quiet_means = quiet.tolist(), means[quiet].tolist()
         margin = self.settings.zero_margin_n
         zero, is_set = self._zero_n, self._zero_set
         taken_at: list[int] = []
         taken: list[float] = []
         count, level, expected = self._raised_count, self._raised_level, self._raised_next
-        for k, m in zip(quiet.tolist(), means[quiet].tolist(), strict=True):
+        for q, m in zip(quiet_at, quiet_means, strict=True):
             if m < zero + margin or not is_set:
-                taken_at.append(k)
+                taken_at.append(q)
                 taken.append(m)
                 zero, is_set, count = m, True, 0
                 continue
             # Quiet but higher than the zero: resting contact, or the zero itself moved up
             # (a sensor offset after an overload). Only a long steady stretch moves it up.
-            g = first_block + k
+            g = first_block + q
             if g == expected and abs(m - level) < margin:
                 count += 1
             else:
                 count, level = 1, m
             expected = g + 1
             if count >= self._reset_blocks:
-                taken_at.append(k)
+                taken_at.append(q)
                 taken.append(m)
                 zero, count = m, 0
         self._raised_count, self._raised_level, self._raised_next = count, level, expected
         before = self._zero_n
         self._zero_n, self._zero_set = zero, is_set
         if not taken:
-            return np.full(blocks.shape[0], before)
+            return None
         # block k runs on the zero taken at the last idle block before it
         values = np.concatenate([[before], taken])
         which = np.searchsorted(np.asarray(taken_at), np.arange(blocks.shape[0]), side="left")
@@ -444,7 +461,14 @@ class StrokeAnalyzer:
         elif final and self._in_region:
             cands = self._close_region(g0 + n - 1)
         self._next_g = g0 + max(hi, lo)
-        out = self._measure(w, g0, cands) if cands else []
+        out: list[Stroke] = []
+        if len(cands) > 2:
+            out = self._measure(w, g0, cands)
+        else:
+            for c in cands:
+                stroke = self._measure_one(w, g0, c)
+                if stroke is not None:
+                    out.append(stroke)
         # keep what the open stroke and the next look need
         keep_from = self._next_g - 1
         if self._in_region:
@@ -541,6 +565,69 @@ class StrokeAnalyzer:
 
     # --- stage 5: measure and check -----------------------------------------------------
 
+    def _measure_one(self, w: FloatArray, g0: int, c: _Candidate) -> Stroke | None:
+        """:meth:`_measure` for one candidate, in scalars: a stream finds strokes one by one,
+        and the vectorised form's fixed cost (≈ 60 numpy calls) would dominate there."""
+        s = self.settings
+        peak_n = c.peak_n
+        if peak_n < s.min_stroke_force_n:
+            return None
+        x = w[_F]
+        t = w[_T]
+        left, peak, right = c.left - g0, c.peak - g0, c.right - g0
+        level = s.boundary_fraction * peak_n
+        edge = self._half
+        below = (x[left:peak] < level).nonzero()[0]
+        found_start = below.size > 0
+        if found_start:
+            j = left + int(below[-1])
+            found_start = not c.left_open or j >= left + edge
+        if found_start:
+            start_pos = j + _frac1(float(x[j]), float(x[min(j + 1, peak)]), level)
+        else:
+            start_pos = float(left)
+        below = (x[peak + 1 : right + 1] < level).nonzero()[0]
+        found_end = below.size > 0
+        if found_end:
+            e = peak + 1 + int(below[0])
+            found_end = not c.right_open or e <= right - edge
+        if found_end:
+            end_pos = (e - 1) + _frac1(float(x[max(e - 1, peak)]), float(x[e]), level)
+        else:
+            end_pos = float(right)
+        if (c.left_open and not found_start) or (c.right_open and not found_end):
+            self.incomplete_strokes += 1
+            return None
+        n = t.shape[0]
+        start_s = _time_at1(t, start_pos, n)
+        end_s = _time_at1(t, end_pos, n)
+        duration = end_s - start_s
+        if not s.min_stroke_duration_s <= duration <= s.max_stroke_duration_s:
+            return None
+        impulse = _integral1(t, x, start_pos, end_pos)
+        mean_force = impulse / duration
+        first = math.ceil(start_pos)
+        last = max(math.floor(end_pos), first)
+        tilt, direction = _tilt_and_direction1(w, first, last)
+        saturated = False
+        if self.force_limit_n is not None:
+            raw_max = float(w[_RAW, first : last + 1].max())
+            saturated = raw_max >= self.force_limit_n - _SATURATION_TOLERANCE_N
+        area = self.contact_area_mm2
+        stroke = Stroke(
+            start_s,
+            end_s,
+            peak_n,
+            mean_force,
+            impulse,
+            None if area is None else mean_force / area * 1000.0,
+            tilt,
+            "pull" if direction >= 0 else "push",
+            saturated,
+        )
+        self.strokes.append(stroke)
+        return stroke
+
     def _measure(self, w: FloatArray, g0: int, cands: Sequence[_Candidate]) -> list[Stroke]:
         s = self.settings
         left = np.fromiter((c.left - g0 for c in cands), np.intp, len(cands))
@@ -631,6 +718,16 @@ class StrokeAnalyzer:
 
 
 # --- vectorised helpers -------------------------------------------------------------------
+
+
+def _steps(t: FloatArray, before: float | None) -> FloatArray:
+    """Time steps into each sample of ``t`` (from ``before`` if known, else from ``t[0]``)."""
+    if before is None:
+        return t[1:] - t[:-1]
+    dt = np.empty_like(t)
+    dt[0] = t[0] - before
+    np.subtract(t[1:], t[:-1], out=dt[1:])
+    return dt
 
 
 def _stack(pieces: list[FloatArray]) -> FloatArray:
@@ -791,6 +888,54 @@ def _tilt_and_direction(
     k_sum = counts * (counts - 1) / 2
     direction: FloatArray = -(moment - along_sum / counts * k_sum)
     return np.degrees(theta), direction
+
+
+def _frac1(a: float, b: float, level: float) -> float:
+    """:func:`_frac` of one pair."""
+    span = b - a
+    if span == 0:
+        return 0.0
+    return min(max((level - a) / span, 0.0), 1.0)
+
+
+def _time_at1(t: FloatArray, pos: float, n: int) -> float:
+    i = min(max(math.floor(pos), 0), n - 1)
+    j = min(i + 1, n - 1)
+    ti = float(t[i])
+    return ti + (pos - i) * (float(t[j]) - ti)
+
+
+def _integral1(t: FloatArray, x: FloatArray, a: float, b: float) -> float:
+    """:func:`_integral` of one stretch: whole trapezoids from floor(a) to floor(b) and the
+    parts before a and after b taken off."""
+    n = x.shape[0]
+    ia = min(max(math.floor(a), 0), n - 1)
+    ib = min(max(math.floor(b), 0), n - 1)
+    xs = x[ia : ib + 1]
+    ts = t[ia : ib + 1]
+    whole = 0.5 * float(np.dot(xs[1:] + xs[:-1], ts[1:] - ts[:-1]))
+
+    def part(i: int, pos: float) -> float:
+        j = min(i + 1, n - 1)
+        u = pos - i
+        xi = float(x[i])
+        return float(t[j] - t[i]) * (u * xi + 0.5 * u * u * (float(x[j]) - xi))
+
+    return whole + part(ib, b) - part(ia, a)
+
+
+def _tilt_and_direction1(w: FloatArray, first: int, last: int) -> tuple[float, float]:
+    """:func:`_tilt_and_direction` of one stroke."""
+    acc = w[_AX : _AZ + 1, first : last + 1]
+    count = acc.shape[1]
+    sx, sy, sz = acc.sum(axis=1).tolist()
+    mx, _, mz = (acc @ np.arange(count, dtype=np.float64)).tolist()
+    theta = math.atan2(sx, math.hypot(sy, sz))
+    cos_t, sin_t = math.cos(theta), math.sin(theta)
+    along_sum = cos_t * sx - sin_t * sz
+    moment = cos_t * mx - sin_t * mz
+    k_sum = count * (count - 1) / 2
+    return math.degrees(theta), -(moment - along_sum / count * k_sum)
 
 
 def analyze_arrays(
