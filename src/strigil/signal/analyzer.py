@@ -33,7 +33,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -52,6 +52,7 @@ _EV_END: Final = 8
 # Rows of the (6, n) sample buffer: time, corrected smoothed force, raw force, acceleration.
 _T, _F, _RAW, _AX, _AY, _AZ = range(6)
 _SATURATION_TOLERANCE_N: Final = 0.005
+_F64: Final = np.dtype(np.float64)
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -159,8 +160,6 @@ class StrokeAnalyzer:
         # run state
         self._run_open = False
         self._last_row: FloatArray | None = None  # last input row, buffer column order
-        self._fir_ctx: FloatArray = np.empty(0)
-        self._fir_pend: FloatArray = np.empty((6, 0))
         # zero drift state
         self._n_filtered = 0
         self._zero_n = 0.0
@@ -171,8 +170,12 @@ class StrokeAnalyzer:
         self._raised_next = -1
         self._block_vals: FloatArray = np.empty(0)
         # segmentation state
-        self._buf: FloatArray = np.empty((6, 0))
-        self._buf_g0 = 0
+        # The run buffer: a (6, capacity) array whose column c holds global sample w0 + c;
+        # wn columns are written. It keeps what the stages still need (the smoothing's left
+        # context, the open stroke) and drops the rest when it runs out of room.
+        self._w: FloatArray = np.empty((6, max(8 * self._batch, 1024)))
+        self._w0 = 0
+        self._wn = 0
         self._next_g = 0  # first global index the event loop has not looked at
         self._run_first_g = 0
         self._in_region = False
@@ -241,9 +244,13 @@ class StrokeAnalyzer:
         if not self._pending:
             return []
         pending = self._pending
+        n = self._pending_n
         self._pending = []
         self._pending_n = 0
-        rows = _as_rows(pending)
+        if not self._run_open:
+            self._start_run()
+        rows = self._room(n)
+        _fill(rows, pending)
         t = rows[_T]
         last_t = None if self._last_row is None else float(self._last_row[_T])
         dt = _steps(t, last_t)
@@ -252,21 +259,24 @@ class StrokeAnalyzer:
             pending = self._screen(pending, last_t)
             if not pending:
                 return []
-            rows = _as_rows(pending)
+            n = sum(c[0].shape[0] for c in pending)
+            rows = rows[:, :n]
+            _fill(rows, pending)
             t = rows[_T]
             dt = _steps(t, last_t)
         if last_t is None:
             self.first_t_s = float(t[0])
         self.last_t_s = float(t[-1])
         gap_s = 1.5 * self._dt
-        gap_at: list[int] = []
-        if dt.size and dt.max() > gap_s:
-            gap_at = (dt > gap_s).nonzero()[0].tolist()
-            if self._last_row is None:
-                gap_at = [j + 1 for j in gap_at]  # dt was computed without a predecessor
+        if not (dt.size and dt.max() > gap_s):  # the usual case: written in place, no gap
+            self._last_row = rows[:, -1].copy()
+            self._wn += n
+            return self._smooth(final=False)
+        gap_at = (dt > gap_s).nonzero()[0].tolist()
+        if self._last_row is None:
+            gap_at = [j + 1 for j in gap_at]  # dt was computed without a predecessor
+        rows = rows.copy()  # the buffer is rewritten below, with bridged samples in between
         out: list[Stroke] = []
-        if not self._run_open:
-            self._start_run()
         pieces: list[FloatArray] = []
         start = 0
         for j in gap_at:
@@ -284,12 +294,12 @@ class StrokeAnalyzer:
                     pieces.append(prev[:, None] + (rows[:, j] - prev)[:, None] * frac)
             else:
                 self.blind_spans_s.append((float(prev[_T]), float(rows[_T, j])))
-                out += self._run_append(_stack(pieces))
+                out += self._append(_stack(pieces))
                 pieces = []
                 out += self._end_run()
                 self._start_run()
         pieces.append(rows[:, start:])
-        out += self._run_append(_stack(pieces))
+        out += self._append(_stack(pieces))
         return out
 
     def _screen(
@@ -312,57 +322,70 @@ class StrokeAnalyzer:
 
     def _start_run(self) -> None:
         self._run_open = True
-        self._fir_ctx = np.empty(0)
-        self._fir_pend = np.empty((6, 0))
         self._run_first_g = self._n_filtered
-        self._buf = np.empty((6, 0))
-        self._buf_g0 = self._n_filtered
+        self._w0 = self._n_filtered
+        self._wn = 0
         self._next_g = self._n_filtered
 
-    def _run_append(self, rows: FloatArray) -> list[Stroke]:
-        """Smooth what can be smoothed; the last ``half`` samples wait for their successors."""
-        if rows.shape[1] == 0:
+    def _room(self, k: int) -> FloatArray:
+        """The next ``k`` unwritten columns of the run buffer, making room if needed."""
+        if self._wn + k > self._w.shape[1]:
+            keep_g = min(self._next_g - 1, self._n_filtered - self._half)
+            if self._in_region:
+                keep_g = min(keep_g, self._left)
+            drop = min(max(keep_g - self._w0, 0), self._wn)
+            if drop:
+                self._w[:, : self._wn - drop] = self._w[:, drop : self._wn]
+                self._w0 += drop
+                self._wn -= drop
+            if self._wn + k > self._w.shape[1]:
+                grown = np.empty((6, max(2 * self._w.shape[1], self._wn + k)))
+                grown[:, : self._wn] = self._w[:, : self._wn]
+                self._w = grown
+        return self._w[:, self._wn : self._wn + k]
+
+    def _append(self, rows: FloatArray) -> list[Stroke]:
+        k = rows.shape[1]
+        if k == 0:
             return []
+        self._room(k)[:] = rows
         self._last_row = rows[:, -1].copy()
+        self._wn += k
+        return self._smooth(final=False)
+
+    def _smooth(self, *, final: bool) -> list[Stroke]:
+        """Smooth what can be smoothed and pass it on; until the run ends, the last ``half``
+        samples wait for their successors. The run's edges are padded with its end values."""
         h = self._half
-        if self._fir_ctx.shape[0] == 0:  # first samples of the run: pad with the first value
-            self._fir_ctx = np.full(h, rows[_RAW, 0])
-        pend = rows if self._fir_pend.shape[1] == 0 else np.concatenate([self._fir_pend, rows], 1)
-        ready = pend.shape[1] - h
-        if ready <= 0:
-            self._fir_pend = pend
-            return []
-        raw = pend[_RAW]
-        smooth = np.convolve(np.concatenate([self._fir_ctx, raw]), self._coeffs, mode="valid")
-        if ready >= h:
-            self._fir_ctx = raw[ready - h : ready].copy()
+        end_g = self._w0 + self._wn
+        start_g = self._n_filtered
+        stop_g = end_g if final else end_g - h
+        if stop_g <= start_g:
+            return self._segment(final=True) if final else []
+        raw = self._w[_RAW]
+        first_g = self._run_first_g
+        lo_g, hi_g = start_g - h, stop_g + h
+        if lo_g >= first_g and hi_g <= end_g:
+            window = raw[lo_g - self._w0 : hi_g - self._w0]
         else:
-            self._fir_ctx = np.concatenate([self._fir_ctx[ready:], raw[:ready]])
-        self._fir_pend = pend[:, ready:].copy()
-        return self._after_smoothing(pend[:, :ready], smooth, final=False)
+            parts = [raw[max(lo_g, first_g) - self._w0 : min(hi_g, end_g) - self._w0]]
+            if lo_g < first_g:
+                parts.insert(0, np.full(first_g - lo_g, raw[first_g - self._w0]))
+            if hi_g > end_g:
+                parts.append(np.full(hi_g - end_g, raw[self._wn - 1]))
+            window = np.concatenate(parts)
+        smooth = np.convolve(window, self._coeffs, mode="valid")
+        self._w[_F, start_g - self._w0 : stop_g - self._w0] = self._correct_zero(smooth)
+        return self._segment(final=final)
 
     def _end_run(self) -> list[Stroke]:
-        out: list[Stroke] = []
-        pend = self._fir_pend
-        if pend.shape[1]:
-            raw = pend[_RAW]
-            padded = np.concatenate([self._fir_ctx, raw, np.full(self._half, raw[-1])])
-            smooth = np.convolve(padded, self._coeffs, mode="valid")
-            out = self._after_smoothing(pend, smooth, final=True)
-        else:
-            out = self._segment(np.empty((6, 0)), final=True)
+        out = self._smooth(final=True)
         self._run_open = False
-        self._fir_pend = np.empty((6, 0))
-        self._fir_ctx = np.empty(0)
+        self._w0 = self._n_filtered
+        self._wn = 0
         return out
 
     # --- stage 3: zero drift ------------------------------------------------------------
-
-    def _after_smoothing(
-        self, rows: FloatArray, smooth: FloatArray, *, final: bool
-    ) -> list[Stroke]:
-        rows[_F] = self._correct_zero(smooth)
-        return self._segment(rows, final=final)
 
     def _correct_zero(self, smooth: FloatArray) -> FloatArray:
         """Subtract the zero known at each sample: the mean of the last idle block before it."""
@@ -380,8 +403,11 @@ class StrokeAnalyzer:
         zeros = self._close_blocks(vals[: full * block].reshape(full, block), first_block)
         self._block_vals = vals[full * block :].copy()
         self._n_filtered += smooth.shape[0]
-        if zeros is None:  # the zero did not move within these blocks
+        if zeros is None:  # every closed block ran on the zero from before them
             out = smooth - before
+            rest = full * block - pos  # the open block runs on the zero now known
+            if self._zero_n != before and rest < out.shape[0]:
+                np.subtract(smooth[rest:], self._zero_n, out=out[rest:])
             return out
         zero_per_sample = np.empty(vals.shape[0])
         zero_per_sample[: full * block] = np.repeat(zeros, block)
@@ -391,7 +417,7 @@ class StrokeAnalyzer:
 
     def _close_blocks(self, blocks: FloatArray, first_block: int) -> FloatArray | None:
         """Update the zero over complete blocks; return the zero in force during each block,
-        or None if it stayed what it was before them.
+        or None if they all ran on the zero from before them.
 
         ``first_block`` is the session-wide index of the first of ``blocks``.
         """
@@ -436,7 +462,7 @@ class StrokeAnalyzer:
         self._raised_count, self._raised_level, self._raised_next = count, level, expected
         before = self._zero_n
         self._zero_n, self._zero_set = zero, is_set
-        if not taken:
+        if not taken or taken_at[0] >= blocks.shape[0] - 1:
             return None
         # block k runs on the zero taken at the last idle block before it
         values = np.concatenate([[before], taken])
@@ -446,12 +472,13 @@ class StrokeAnalyzer:
 
     # --- stage 4: segmentation ----------------------------------------------------------
 
-    def _segment(self, new: FloatArray, *, final: bool) -> list[Stroke]:
-        w = new if self._buf.shape[1] == 0 else np.concatenate([self._buf, new], 1)
-        g0 = self._buf_g0
-        n = w.shape[1]
-        if n == 0:
+    def _segment(self, *, final: bool) -> list[Stroke]:
+        """Find and measure the strokes completed among the smoothed samples of the run."""
+        g0 = self._w0
+        n = self._n_filtered - g0
+        if n <= 0:
             return []
+        w = self._w[:, :n]
         x = w[_F]
         lo = self._next_g - g0  # first local index to examine
         hi = n if final else n - 1  # the last sample waits for its successor
@@ -469,40 +496,34 @@ class StrokeAnalyzer:
                 stroke = self._measure_one(w, g0, c)
                 if stroke is not None:
                     out.append(stroke)
-        # keep what the open stroke and the next look need
-        keep_from = self._next_g - 1
-        if self._in_region:
-            keep_from = min(keep_from, self._left)
-        keep_from = max(keep_from - g0, 0)
-        if final:
-            self._buf = np.empty((6, 0))
-            self._buf_g0 = g0 + n
-        else:
-            self._buf = w[:, keep_from:].copy() if keep_from else w
-            self._buf_g0 = g0 + keep_from
         return out
 
     def _events(self, x: FloatArray, lo: int, hi: int, g0: int, *, final: bool) -> list[_Candidate]:
         thr = self._region_thr
         n = x.shape[0]
         # x[lo-1 .. hi] with -inf where no sample exists (before the run, after the data)
-        window = np.empty(hi - lo + 2)
-        a, b = max(lo - 1, 0), min(hi + 1, n)
-        window[a - (lo - 1) : b - (lo - 1)] = x[a:b]
-        window[: a - (lo - 1)] = -math.inf
-        window[b - (lo - 1) :] = -math.inf
         run_first = self._run_first_g - g0
-        if lo <= run_first < hi:
-            window[run_first - lo] = -math.inf  # the sample before a run is not its predecessor
-        cur, prev, nxt = window[1:-1], window[:-2], window[2:]
-        above = cur > thr
-        prev_above = prev > thr
+        if lo >= 1 and hi < n and not lo <= run_first < hi:
+            window = x[lo - 1 : hi + 1]
+        else:
+            window = np.empty(hi - lo + 2)
+            a, b = max(lo - 1, 0), min(hi + 1, n)
+            window[a - (lo - 1) : b - (lo - 1)] = x[a:b]
+            window[: a - (lo - 1)] = -math.inf
+            window[b - (lo - 1) :] = -math.inf
+            if lo <= run_first < hi:
+                window[run_first - lo] = -math.inf  # the sample before a run is not its predecessor
+        # Only the ends of the window can be -inf, so the steps hold no NaN.
+        step = window[1:] - window[:-1]
+        rises, falls = step > 0, step < 0
+        above_w = window > thr
+        above, prev_above = above_w[1:-1], above_w[:-2]
         # one code per sample, a bit per event kind; handled in bit order at each sample
-        code = (above & ~prev_above) * _EV_START
-        code += (above & (cur > prev) & (cur >= nxt)) * _EV_MAX
-        code += (above & (cur < prev) & (cur <= nxt)) * _EV_MIN
-        code += (prev_above & ~above) * _EV_END
-        at = np.flatnonzero(code)
+        code: NDArray[np.integer[Any]] = (above > prev_above).view(np.uint8)  # _EV_START
+        code = code | ((rises[:-1] > rises[1:]) & above).view(np.uint8) << 1  # _EV_MAX
+        code |= ((falls[:-1] > falls[1:]) & above).view(np.uint8) << 2  # _EV_MIN
+        code |= (prev_above > above).view(np.uint8) << 3  # _EV_END
+        at = code.nonzero()[0]
         cands: list[_Candidate] = []
         keep = self._keep_frac
         in_region = self._in_region
@@ -738,6 +759,15 @@ def _shaped_chunk(
     t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """One fed chunk as float arrays; SignalInputError at once if the shapes do not fit."""
+    if type(t_s) is np.ndarray and type(force_n) is np.ndarray and type(acc_g) is np.ndarray:
+        n = t_s.shape[0] if t_s.ndim else -1  # the usual case: the arrays are already right
+        if (
+            t_s.dtype == _F64 == force_n.dtype == acc_g.dtype
+            and t_s.shape == (n,)
+            and force_n.shape == (n,)
+            and acc_g.shape == (n, 3)
+        ):
+            return t_s, force_n, acc_g
     t = np.asarray(t_s, dtype=np.float64).reshape(-1)
     f = np.asarray(force_n, dtype=np.float64).reshape(-1)
     a = np.asarray(acc_g, dtype=np.float64)
@@ -764,19 +794,16 @@ def _chunk_problem(
     return None
 
 
-def _as_rows(pending: Sequence[tuple[FloatArray, FloatArray, FloatArray]]) -> FloatArray:
-    """Stack checked chunks into one (6, n) array, a row per quantity (_F still empty)."""
-    n = sum(t.shape[0] for t, _, _ in pending)
-    rows = np.empty((6, n))
-    if len(pending) == 1:
-        t, f, a = pending[0]
-        rows[_T], rows[_RAW], rows[_AX:] = t, f, a.T
-    else:
-        rows[_T] = np.concatenate([t for t, _, _ in pending])
-        rows[_RAW] = np.concatenate([f for _, f, _ in pending])
-        rows[_AX:] = np.concatenate([a for _, _, a in pending]).T
+def _fill(rows: FloatArray, pending: Sequence[tuple[FloatArray, FloatArray, FloatArray]]) -> None:
+    """Write checked-shape chunks into ``rows`` (6, n), a column per sample (_F zeroed)."""
+    i = 0
+    for t, f, a in pending:
+        k = t.shape[0]
+        rows[_T, i : i + k] = t
+        rows[_RAW, i : i + k] = f
+        rows[_AX:, i : i + k] = a.T
+        i += k
     rows[_F] = 0.0
-    return rows
 
 
 def _ranges(starts: IntArray, stops: IntArray) -> tuple[IntArray, IntArray]:
