@@ -294,12 +294,12 @@ class StrokeAnalyzer:
                     pieces.append(prev[:, None] + (rows[:, j] - prev)[:, None] * frac)
             else:
                 self.blind_spans_s.append((float(prev[_T]), float(rows[_T, j])))
-                out += self._append(_stack(pieces))
+                out += self._append(pieces)
                 pieces = []
                 out += self._end_run()
                 self._start_run()
         pieces.append(rows[:, start:])
-        out += self._append(_stack(pieces))
+        out += self._append(pieces)
         return out
 
     def _screen(
@@ -344,12 +344,17 @@ class StrokeAnalyzer:
                 self._w = grown
         return self._w[:, self._wn : self._wn + k]
 
-    def _append(self, rows: FloatArray) -> list[Stroke]:
-        k = rows.shape[1]
+    def _append(self, pieces: list[FloatArray]) -> list[Stroke]:
+        """Write consecutive pieces of columns into the run buffer and pass them on."""
+        k = sum(p.shape[1] for p in pieces)
         if k == 0:
             return []
-        self._room(k)[:] = rows
-        self._last_row = rows[:, -1].copy()
+        room = self._room(k)
+        i = 0
+        for p in pieces:
+            room[:, i : i + p.shape[1]] = p
+            i += p.shape[1]
+        self._last_row = room[:, -1].copy()
         self._wn += k
         return self._smooth(final=False)
 
@@ -749,10 +754,6 @@ def _steps(t: FloatArray, before: float | None) -> FloatArray:
     dt[0] = t[0] - before
     np.subtract(t[1:], t[:-1], out=dt[1:])
     return dt
-
-
-def _stack(pieces: list[FloatArray]) -> FloatArray:
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, 1)
 
 
 def _shaped_chunk(
