@@ -217,9 +217,11 @@ class VirtualTool:
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                # Counted as sent before the await: if a new START cancels this task while the
+                # frame is on its way, the new stream must begin after it, not send it again.
+                self._position = j
                 await self._send_frame(sim, k, j, dt_us)
                 k = j
-                self._position = k
         except asyncio.CancelledError:
             raise
         except Exception:  # a vanished connection ends the stream, never the tool
