@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import strigil as strigil_package
 from peer_find_peaks import find_strokes
 from strigil.sessionfile import write_session_csv
 from strigil.signal.accuracy import score
@@ -110,6 +111,12 @@ def whole_process(repeats: int, folder: Path) -> None:
     strigil = [str(Path(sys.executable).parent / "strigil"), "analyze", str(path), "--json"]
     peer = [sys.executable, str(HERE / "peer_find_peaks.py"), str(path)]
     floor = [sys.executable, "-c", "import numpy, pyarrow.csv"]
+    # Installed packages come with their bytecode compiled; an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE (as here) would compile strigil's modules on every start.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(strigil_package.__file__).parent)],
+        check=True,
+    )
     ours, theirs, floors = [], [], []
     _time_process(strigil)  # warm the page cache for both
     _time_process(peer)

@@ -139,7 +139,7 @@ def read_session_csv(path: str | Path, *, with_gyro: bool = True) -> SessionReco
     try:
         table = pacsv.read_csv(
             p,
-            read_options=pacsv.ReadOptions(skip_rows=skip, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(skip_rows=skip, block_size=1 << 21),
             convert_options=pacsv.ConvertOptions(
                 include_columns=wanted,
                 column_types=dict.fromkeys(wanted, pa.float64()),

@@ -275,7 +275,14 @@ class StrokeAnalyzer:
         gap_at = (dt > gap_s).nonzero()[0].tolist()
         if self._last_row is None:
             gap_at = [j + 1 for j in gap_at]  # dt was computed without a predecessor
-        rows = rows.copy()  # the buffer is rewritten below, with bridged samples in between
+        # The batch is rewritten with bridged samples in between, into a new buffer: `rows`
+        # stays a view of the old one, which nothing writes to any more.
+        gaps = dt[dt > gap_s]
+        bridged = gaps[gaps <= self.settings.max_bridged_gap_s + self._dt]
+        extra = int(np.maximum(np.round(bridged * self.rate_hz) - 1, 0).sum())
+        old = self._w
+        self._w = np.empty((6, max(old.shape[1], self._wn + n + extra)))
+        self._w[:, : self._wn] = old[:, : self._wn]
         out: list[Stroke] = []
         pieces: list[FloatArray] = []
         start = 0
