@@ -543,27 +543,29 @@ class StrokeAnalyzer:
         dip_n, dip_g = self._dip_n, self._dip_g
         left, left_dip, left_open = self._left, self._left_dip, self._left_open
         vals = x[at + lo].tolist()
-        for i, k, v in zip(at.tolist(), code[at].tolist(), vals, strict=True):
-            g = g0 + lo + i
-            if k & _EV_START:
+        inf = math.inf
+        ev_start, ev_max, ev_min, ev_end = _EV_START, _EV_MAX, _EV_MIN, _EV_END
+        run_first_g = self._run_first_g
+        for g, k, v in zip((at + (g0 + lo)).tolist(), code[at].tolist(), vals, strict=True):
+            if k & ev_start:
                 in_region = True
-                at_run_start = g == self._run_first_g
+                at_run_start = g == run_first_g
                 left = g if at_run_start else g - 1
                 left_dip, left_open = False, at_run_start
-                peak_n, peak_g, dip_n, dip_g = -math.inf, -1, math.inf, -1
-            if k & _EV_MAX:
+                peak_n, peak_g, dip_n, dip_g = -inf, -1, inf, -1
+            if k & ev_max:
                 if dip_n <= keep * peak_n and dip_n <= keep * v:
                     cands.append(
                         _Candidate(left, left_dip, left_open, peak_g, peak_n, dip_g, True, False)
                     )
                     left, left_dip, left_open = dip_g, True, False
-                    peak_n, peak_g, dip_n = v, g, math.inf
+                    peak_n, peak_g, dip_n = v, g, inf
                 elif v > peak_n:
-                    peak_n, peak_g, dip_n = v, g, math.inf
-            elif k & _EV_MIN:
+                    peak_n, peak_g, dip_n = v, g, inf
+            elif k & ev_min:
                 if v < dip_n:
                     dip_n, dip_g = v, g
-            elif k & _EV_END:  # g is the first sample below the threshold
+            elif k & ev_end:  # g is the first sample below the threshold
                 if peak_g >= 0:
                     cands.append(
                         _Candidate(left, left_dip, left_open, peak_g, peak_n, g, False, False)
@@ -866,14 +868,19 @@ def _time_at(t: FloatArray, pos: FloatArray) -> FloatArray:
 
 def _integral(t: FloatArray, x: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
     """Trapezoidal ∫x dt between fractional sample positions a and b."""
-    cum = np.concatenate([[0.0], np.cumsum(0.5 * (x[1:] + x[:-1]) * np.diff(t))])
+    # twice the running integral (halving is exact, so it is applied where it is read)
+    trapezoids = x[1:] + x[:-1]
+    trapezoids *= t[1:] - t[:-1]
+    cum2 = np.empty(x.size)
+    cum2[0] = 0.0
+    np.cumsum(trapezoids, out=cum2[1:])
 
     def at(pos: FloatArray) -> FloatArray:
         i = np.clip(np.floor(pos).astype(np.intp), 0, x.size - 1)
         j = np.minimum(i + 1, x.size - 1)
         u = pos - i
         step = t[j] - t[i]
-        part: FloatArray = cum[i] + step * (u * x[i] + 0.5 * u * u * (x[j] - x[i]))
+        part: FloatArray = 0.5 * cum2[i] + step * (u * x[i] + 0.5 * u * u * (x[j] - x[i]))
         return part
 
     out: FloatArray = at(b) - at(a)
