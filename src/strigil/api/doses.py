@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import select
 
 from strigil.api.live import LiveHub, as_utc
-from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, bouts_of
+from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, bouts_of, stroke_columns
 from strigil.store.models import AreaSegment, Drill, TreatmentSession
 from strigil.store.timeseries import UnknownSessionError
 
@@ -60,8 +60,7 @@ def treatment_time_s(strokes: Sequence[Stroke], bout_gap_s: float = DEFAULT_BOUT
     """Sum of bout lengths (tool-profile.md's treatment time) of these strokes."""
     if not strokes:
         return 0.0
-    starts = np.fromiter((k.start_s for k in strokes), float, len(strokes))
-    ends = np.fromiter((k.end_s for k in strokes), float, len(strokes))
+    starts, ends = stroke_columns(strokes, "start_s", "end_s")
     return float(sum(b.duration_s for b in bouts_of(starts, ends, bout_gap_s=bout_gap_s)))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strigil.signal.strokes import Stroke, summarize
+from strigil.signal.strokes import Stroke, stroke_columns, summarize
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def match_strokes(
     detection can only match its nearest true neighbours.
     """
     pairs: list[tuple[int, int]] = []
-    true_starts = np.fromiter((s.start_s for s in true), float, len(true))
+    [true_starts] = stroke_columns(true, "start_s")
     used = np.zeros(len(true), dtype=bool)
     for i, d in enumerate(detected):
         k = int(np.searchsorted(true_starts, d.start_s))

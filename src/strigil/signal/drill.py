@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from strigil.signal.scoring import stroke_rates_per_min
-from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, rounded_json
+from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, rounded_json, stroke_columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ def score_drill(
     strokes: Sequence[Stroke], target: DrillTarget, *, bout_gap_s: float = DEFAULT_BOUT_GAP_S
 ) -> DrillScore:
     done = sorted(strokes, key=lambda k: k.start_s)[: target.strokes]
-    peaks = np.fromiter((k.peak_force_n for k in done), float, len(done))
+    [peaks] = stroke_columns(done, "peak_force_n")
     rates = stroke_rates_per_min(done, bout_gap_s=bout_gap_s)
     f_low, f_high = target.force_band_n
     r_low, r_high = target.rate_band_per_min

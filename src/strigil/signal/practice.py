@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from strigil.signal.scoring import ProtocolTargets, stroke_rates_per_min
-from strigil.signal.strokes import Stroke
+from strigil.signal.strokes import Stroke, stroke_columns
 
 QUANTILES = (10, 25, 50, 75, 90)
 FORCE_HISTOGRAM_EDGES_N = tuple(float(x) for x in np.arange(0.0, 15.5, 0.5))
@@ -70,10 +70,10 @@ def _pool(sessions: Sequence[SessionStrokes]) -> _Pooled:
     rates: list[np.ndarray] = [np.empty(0)]
     in_force = in_rate = in_length = 0
     for s in sessions:
-        p = np.fromiter((k.peak_force_n for k in s.strokes), float, len(s.strokes))
+        p, starts, ends = stroke_columns(s.strokes, "peak_force_n", "start_s", "end_s")
         r = stroke_rates_per_min(s.strokes, bout_gap_s=s.targets.bout_gap_s)
         peaks.append(p)
-        durations.append(np.fromiter((k.duration_s for k in s.strokes), float, len(s.strokes)))
+        durations.append(ends - starts)
         rates.append(r)
         f_low, f_high = s.targets.force_band_n
         r_low, r_high = s.targets.rate_band_per_min

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from strigil.signal.strokes import Stroke, Summary, rounded_json
+from strigil.signal.strokes import Stroke, Summary, rounded_json, stroke_columns
 
 BandStatus = Literal["below", "within", "above"]
 
@@ -84,8 +84,7 @@ def stroke_rates_per_min(strokes: Sequence[Stroke], *, bout_gap_s: float) -> np.
     Rate = 60 / (start − previous start); a stroke after a pause of ``bout_gap_s`` or more
     starts a bout and has none.
     """
-    starts = np.fromiter((s.start_s for s in strokes), float, len(strokes))
-    ends = np.fromiter((s.end_s for s in strokes), float, len(strokes))
+    starts, ends = stroke_columns(strokes, "start_s", "end_s")
     if starts.size < 2:
         return np.empty(0)
     same_bout = (starts[1:] - ends[:-1]) < bout_gap_s
@@ -107,7 +106,7 @@ def score_session(
 ) -> ProtocolScore:
     """Score a session; the treatment-time target scales with the number of body areas."""
     tg = targets if targets is not None else ProtocolTargets()
-    peaks = np.fromiter((s.peak_force_n for s in strokes), float, len(strokes))
+    [peaks] = stroke_columns(strokes, "peak_force_n")
     low, high = tg.force_band_n
     rates = stroke_rates_per_min(strokes, bout_gap_s=tg.bout_gap_s)
     rate_low, rate_high = tg.rate_band_per_min

@@ -132,6 +132,18 @@ def bouts_of(
     ]
 
 
+def stroke_columns(strokes: Sequence[Stroke], *names: str) -> list[NDArray[np.float64]]:
+    """The named numeric fields of strokes as float arrays, a column each.
+
+    One transposition in C instead of a Python generator per field: the summary of a
+    45-minute session reads six columns of 2,600 strokes.
+    """
+    if not strokes:
+        return [np.empty(0) for _ in names]
+    columns = list(zip(*strokes, strict=True))
+    return [np.array(columns[Stroke._fields.index(name)], dtype=np.float64) for name in names]
+
+
 def _mean_or_none(values: NDArray[np.float64]) -> float | None:
     return float(values.mean()) if values.size else None
 
@@ -149,12 +161,9 @@ def summarize(
 
     ``blind_spans_s`` are intervals without data (see :func:`bouts_of`).
     """
-    starts = np.fromiter((s.start_s for s in strokes), float, len(strokes))
-    ends = np.fromiter((s.end_s for s in strokes), float, len(strokes))
-    peaks = np.fromiter((s.peak_force_n for s in strokes), float, len(strokes))
-    means = np.fromiter((s.mean_force_n for s in strokes), float, len(strokes))
-    tilts = np.fromiter((s.tilt_deg for s in strokes), float, len(strokes))
-    impulses = np.fromiter((s.impulse_ns for s in strokes), float, len(strokes))
+    starts, ends, peaks, means, tilts, impulses = stroke_columns(
+        strokes, "start_s", "end_s", "peak_force_n", "mean_force_n", "tilt_deg", "impulse_ns"
+    )
     bouts = bouts_of(starts, ends, bout_gap_s=bout_gap_s, blind_spans_s=blind_spans_s)
     treatment = float(sum(b.duration_s for b in bouts))
     count = len(strokes)

@@ -19,6 +19,7 @@ from strigil.api.deps import CurrentUser, SessionDep, hub_of
 from strigil.api.doses import NOT_A_DRILL, area_doses, strokes_of_many, treatment_time_s
 from strigil.api.live import as_utc
 from strigil.api.routes.patients import _visible as visible_patients
+from strigil.signal.strokes import stroke_columns
 from strigil.store.clinics import default_protocol_of, protocol_targets
 from strigil.store.models import Patient, Protocol, TreatmentSession, User
 
@@ -85,7 +86,7 @@ async def patient_course(
         protocol = (db.get(Protocol, s.protocol_id) if s.protocol_id else None) or default
         band = protocol_targets(protocol).force_band_n
         ks = strokes[s.id]
-        peaks = np.fromiter((k.peak_force_n for k in ks), float, len(ks))
+        [peaks] = stroke_columns(ks, "peak_force_n")
         started = as_utc(s.started_at)
         doses.append(
             SessionDose(
