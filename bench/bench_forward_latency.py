@@ -22,17 +22,12 @@ from bumble.link import LocalLink
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from servers import ApiServer, free_port
-from strigil.config import Settings
+from servers import ApiServer, free_port, seed_clinic
 from strigil.ingest.bumble_backend import BumbleCentral
 from strigil.ingest.forwarder import ApiForwarder
 from strigil.ingest.ingester import Ingester
-from strigil.ingest.runtime import bleak_kwargs, device_on_link
-from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
-from strigil.store.api_tokens import create_api_token
-from strigil.store.clinics import create_clinic, create_user
-from strigil.store.database import open_database
-from strigil.store.models import Role
+from strigil.ingest.runtime import bleak_kwargs, device_on_link, start_virtual_tools
+from strigil.ingest.virtual_tool import VirtualToolOptions
 
 KEY = "bench-key-" + "Zq8w" * 8
 PASSWORD = "bench password 123"
@@ -40,12 +35,7 @@ PASSWORD = "bench password 123"
 
 async def run(api: ApiServer, token: str, tools: int, seconds: float, spool: Path) -> np.ndarray:
     link = LocalLink()  # type: ignore[no-untyped-call]
-    for i in range(tools):
-        tool = VirtualTool(
-            device_on_link(link, f"F0:F0:F0:F0:F1:{i:02X}"),
-            VirtualToolOptions(serial=f"VT-{i}", minutes=5.0, seed=i),
-        )
-        await tool.start()
+    await start_virtual_tools(link, tools, VirtualToolOptions(minutes=5.0))
     scan_kw, client_kw = bleak_kwargs(BumbleCentral(device_on_link(link, "F1:F1:F1:F1:F1:F1")))
     forwarder = ApiForwarder(api.url, token, spool)
     ingester = Ingester(None, scanner_kwargs=scan_kw, client_kwargs=client_kw, frame_sink=forwarder)
@@ -80,13 +70,7 @@ def main() -> None:
     for tools in (1, 3, 10):
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "api"
-            data.mkdir()
-            settings = Settings(data_dir=data, secret_key=KEY)
-            with open_database(settings.metadata_url)() as db:
-                clinic = create_clinic(db, "Bench")
-                create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
-                _, token = create_api_token(db, clinic, "bench")
-                db.commit()
+            token = seed_clinic(data, KEY, {"dana": ("therapist", PASSWORD)}, clinic="Bench")
             api = ApiServer({"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}, free_port())
             api.start()
             try:

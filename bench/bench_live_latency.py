@@ -32,15 +32,10 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from servers import ApiServer, free_port
-from strigil.config import Settings
+from servers import ApiServer, free_port, seed_clinic
 from strigil.ingest.replay import samples_to_frames
 from strigil.ingest.wire import encode_batch
 from strigil.signal.simulate import simulate_session
-from strigil.store.api_tokens import create_api_token
-from strigil.store.clinics import create_clinic, create_user
-from strigil.store.database import open_database
-from strigil.store.models import Role
 
 KEY = "bench-key-" + "Zq8w" * 8
 PASSWORD = "bench password 123"
@@ -129,13 +124,7 @@ async def view(base: str, user_token: str, session_ids: list[str], seconds: floa
 
 def _stack(tmp: Path) -> tuple[ApiServer, str]:
     data = tmp / "api"
-    data.mkdir()
-    settings = Settings(data_dir=data, secret_key=KEY)
-    with open_database(settings.metadata_url)() as db:
-        clinic = create_clinic(db, "Bench")
-        create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
-        _, token = create_api_token(db, clinic, "bench")
-        db.commit()
+    token = seed_clinic(data, KEY, {"dana": ("therapist", PASSWORD)}, clinic="Bench")
     api = ApiServer({"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}, free_port())
     api.start()
     return api, token
@@ -194,17 +183,12 @@ def whole_path(tools: int, seconds: float) -> np.ndarray:
     from strigil.ingest.bumble_backend import BumbleCentral
     from strigil.ingest.forwarder import ApiForwarder
     from strigil.ingest.ingester import Ingester
-    from strigil.ingest.runtime import bleak_kwargs, device_on_link
-    from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
+    from strigil.ingest.runtime import bleak_kwargs, device_on_link, start_virtual_tools
+    from strigil.ingest.virtual_tool import VirtualToolOptions
 
     async def run(api: ApiServer, token: str, spool: Path) -> np.ndarray:
         link = LocalLink()  # type: ignore[no-untyped-call]
-        for i in range(tools):
-            tool = VirtualTool(
-                device_on_link(link, f"F0:F0:F0:F0:F1:{i:02X}"),
-                VirtualToolOptions(serial=f"VT-{i}", minutes=5.0, seed=i),
-            )
-            await tool.start()
+        await start_virtual_tools(link, tools, VirtualToolOptions(minutes=5.0))
         scan_kw, client_kw = bleak_kwargs(BumbleCentral(device_on_link(link, "F1:F1:F1:F1:F1:F1")))
         forwarder = ApiForwarder(api.url, token, spool)
         ingester = Ingester(

@@ -238,3 +238,31 @@ def api_server(env: dict[str, str]) -> Iterator[ApiServer]:
         yield server
     finally:
         server.stop()
+
+
+def seed_clinic(
+    data_dir: Path,
+    secret_key: str,
+    users: dict[str, tuple[str, str]],
+    *,
+    clinic: str = "North",
+    token_name: str = "room 1",
+) -> str:
+    """A clinic with ``users`` (name → (role, password)) and an ingest token, written into the
+    metadata database under ``data_dir`` (created if missing) before a `strigil serve` opens
+    it. Returns the token, as an ingester would be given it."""
+    from strigil.config import Settings
+    from strigil.store.api_tokens import create_api_token
+    from strigil.store.clinics import create_clinic, create_user
+    from strigil.store.database import open_database
+    from strigil.store.models import Role
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, secret_key=secret_key)
+    with open_database(settings.metadata_url)() as db:
+        row = create_clinic(db, clinic)
+        for name, (role, password) in users.items():
+            create_user(db, row, name, Role(role), password)
+        _, token = create_api_token(db, row, token_name)
+        db.commit()
+    return token

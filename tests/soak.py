@@ -13,19 +13,14 @@ from pathlib import Path
 import httpx
 from bumble.link import LocalLink
 
-from servers import ApiServer, InfluxServer, free_port
-from strigil.config import Settings
+from servers import ApiServer, InfluxServer, free_port, seed_clinic
 from strigil.ingest import protocol as p
 from strigil.ingest.bumble_backend import BumbleCentral
 from strigil.ingest.forwarder import ApiForwarder
 from strigil.ingest.ingester import Ingester
 from strigil.ingest.runtime import bleak_kwargs, device_on_link
 from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
-from strigil.store.api_tokens import create_api_token
-from strigil.store.clinics import create_clinic, create_user
-from strigil.store.database import open_database
 from strigil.store.influx import InfluxTimeSeriesStore
-from strigil.store.models import Role
 
 KEY = "soak-key-" + "Rt5y" * 8
 PASSWORD = "soak password 123"
@@ -69,13 +64,9 @@ def soak(
     import os
 
     data = folder / "api"
-    data.mkdir(parents=True)
-    settings = Settings(data_dir=data, secret_key=KEY)
-    with open_database(settings.metadata_url)() as db:
-        clinic = create_clinic(db, "Soak")
-        create_user(db, clinic, "ada", Role.ADMIN, PASSWORD)
-        _, token = create_api_token(db, clinic, "soak ingester")
-        db.commit()
+    token = seed_clinic(
+        data, KEY, {"ada": ("admin", PASSWORD)}, clinic="Soak", token_name="soak ingester"
+    )
     env = {"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY,
            "STRIGIL_INFLUX_URL": influxd.url}  # fmt: skip
     api = ApiServer(env, free_port(), log_path=folder / "api.log")

@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 from bumble.link import LocalLink
 
-from servers import api_server
+from servers import api_server, seed_clinic
 from strigil.config import Settings
 from strigil.ingest.bumble_backend import BumbleCentral
 from strigil.ingest.forwarder import ApiForwarder
@@ -22,9 +22,6 @@ from strigil.ingest.ingester import Ingester
 from strigil.ingest.runtime import bleak_kwargs, device_on_link
 from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
 from strigil.store import open_timeseries
-from strigil.store.api_tokens import create_api_token
-from strigil.store.clinics import create_clinic, create_user
-from strigil.store.database import open_database
 from strigil.store.models import Role
 
 KEY = "k3y-for-tests-" + "x9Qz" * 8
@@ -42,14 +39,9 @@ async def _until(check, timeout_s: float, what: str) -> None:  # type: ignore[no
 
 def test_a_hundred_disconnects_in_one_session(tmp_path: Path) -> None:
     data = tmp_path / "api"
-    data.mkdir()
+    users = {"dana": (Role.THERAPIST, PASSWORD), "ada": (Role.ADMIN, PASSWORD)}
+    token = seed_clinic(data, KEY, users)
     settings = Settings(data_dir=data, secret_key=KEY)
-    with open_database(settings.metadata_url)() as db:
-        clinic = create_clinic(db, "North")
-        create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
-        create_user(db, clinic, "ada", Role.ADMIN, PASSWORD)
-        _, token = create_api_token(db, clinic, "room 1")
-        db.commit()
 
     with api_server({"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}) as api:
         login = httpx.post(

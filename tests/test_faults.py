@@ -17,14 +17,10 @@ import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from servers import ApiServer, InfluxServer, free_port, influx_server
-from strigil.config import Settings
+from servers import ApiServer, InfluxServer, free_port, influx_server, seed_clinic
 from strigil.ingest.replay import samples_to_frames
 from strigil.ingest.wire import encode_batch
 from strigil.signal.simulate import simulate_session
-from strigil.store.api_tokens import create_api_token
-from strigil.store.clinics import create_clinic, create_user
-from strigil.store.database import open_database
 from strigil.store.influx import InfluxTimeSeriesStore
 from strigil.store.models import Role
 
@@ -39,13 +35,7 @@ RATE_HZ = 200
 def stack(tmp_path: Path) -> Iterator[tuple[ApiServer, InfluxServer, str, str]]:
     with influx_server() as influxd:
         data = tmp_path / "api"
-        data.mkdir()
-        settings = Settings(data_dir=data, secret_key=KEY)
-        with open_database(settings.metadata_url)() as db:
-            clinic = create_clinic(db, "North")
-            create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
-            _, token = create_api_token(db, clinic, "room 1")
-            db.commit()
+        token = seed_clinic(data, KEY, {"dana": (Role.THERAPIST, PASSWORD)})
         env = {
             "STRIGIL_DATA_DIR": str(data),
             "STRIGIL_SECRET_KEY": KEY,

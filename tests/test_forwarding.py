@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 from bumble.link import LocalLink
 
-from servers import api_server
+from servers import api_server, seed_clinic
 from strigil.config import Settings
 from strigil.ingest.bumble_backend import BumbleCentral
 from strigil.ingest.forwarder import ApiForwarder
@@ -20,9 +20,6 @@ from strigil.ingest.ingester import Ingester
 from strigil.ingest.runtime import bleak_kwargs, device_on_link
 from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
 from strigil.store import open_timeseries
-from strigil.store.api_tokens import create_api_token
-from strigil.store.clinics import create_clinic, create_user
-from strigil.store.database import open_database
 from strigil.store.models import Role
 
 KEY = "k3y-for-tests-" + "x9Qz" * 8
@@ -39,12 +36,7 @@ async def _until(check, timeout_s: float, what: str) -> None:  # type: ignore[no
 def test_frames_survive_an_api_outage_and_are_stored_exactly_once(tmp_path: Path) -> None:
     data = tmp_path / "api"
     settings = Settings(data_dir=data, secret_key=KEY)
-    data.mkdir()
-    with open_database(settings.metadata_url)() as db:
-        clinic = create_clinic(db, "North")
-        create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
-        _, token = create_api_token(db, clinic, "room 1")
-        db.commit()
+    token = seed_clinic(data, KEY, {"dana": (Role.THERAPIST, PASSWORD)})
     env = {"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}
 
     with api_server(env) as api:
@@ -133,14 +125,8 @@ def test_the_spool_outlives_the_ingester(tmp_path: Path) -> None:
     from strigil.signal.simulate import simulate_session
 
     data = tmp_path / "api"
-    data.mkdir()
-    settings = Settings(data_dir=data, secret_key=KEY)
-    with open_database(settings.metadata_url)() as db:
-        clinic = create_clinic(db, "North")
-        create_user(db, clinic, "dana", Role.THERAPIST, PASSWORD)
-        create_user(db, clinic, "ada", Role.ADMIN, PASSWORD)
-        _, token = create_api_token(db, clinic, "room 1")
-        db.commit()
+    users = {"dana": (Role.THERAPIST, PASSWORD), "ada": (Role.ADMIN, PASSWORD)}
+    token = seed_clinic(data, KEY, users)
     sim = simulate_session(minutes=0.5, seed=2, rate_hz=200, scenario="lifted")
     frames = samples_to_frames(sim.t_s, sim.force_n, sim.acc_g, sim.gyr_dps, rate_hz=200)
     config = p.ToolConfig(profile=1, model="S1", serial="VT-9", firmware="1", rate_hz=200)
