@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import strigil as strigil_package
 from peer_find_peaks import find_strokes
-from strigil.sessionfile import write_session_csv
+from strigil.recordings.files import write_session_csv
 from strigil.signal.accuracy import score
 from strigil.signal.analyzer import StrokeAnalyzer, analyze_arrays
 from strigil.signal.simulate import SCENARIOS, simulate_session
@@ -147,12 +147,13 @@ import numpy
 t1 = time.perf_counter()
 import pyarrow.csv
 t2 = time.perf_counter()
-from strigil.sessionfile import read_session_csv
+from strigil.recordings.analysis import analyze_recording
+from strigil.recordings.files import read_session_csv
 from strigil.signal.scoring import ProtocolTargets, score_session
 t3 = time.perf_counter()
 rec = read_session_csv(sys.argv[1], with_gyro=False)
 t4 = time.perf_counter()
-analysis = rec.analyze()
+analysis = analyze_recording(rec)
 score = score_session(analysis.strokes, analysis.summary, ProtocolTargets())
 t5 = time.perf_counter()
 out = analysis.to_json()

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from strigil.signal.analyzer import SignalInputError, StrokeAnalyzer, analyze_arrays
+from strigil.signal.analyzer import StrokeAnalyzer, analyze_arrays
+from strigil.signal.errors import SignalInputError
 from strigil.signal.settings import AnalysisSettings, SettingsError
 from strigil.signal.smoothing import savgol_smoothing_coeffs
 

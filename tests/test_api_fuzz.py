@@ -16,7 +16,7 @@ import schemathesis
 
 from servers import api_server
 from strigil.config import Settings
-from strigil.sessionfile import write_session_csv
+from strigil.recordings.files import write_session_csv
 from strigil.signal.simulate import simulate_session
 from strigil.store.api_tokens import create_api_token
 from strigil.store.clinics import create_clinic, create_user

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from strigil.api.app import create_app
 from strigil.config import Settings
-from strigil.sessionfile import write_session_csv
+from strigil.recordings.files import write_session_csv
 from strigil.signal.simulate import simulate_session
 from strigil.store import open_timeseries
 from strigil.store.api_tokens import create_api_token, revoke_api_token

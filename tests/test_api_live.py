@@ -133,7 +133,7 @@ def test_a_live_session_is_stored_once_and_analysed_like_the_file(live_api) -> N
     assert sum(a["stored"] for a in acks) == half
     # the ingester lost its acks and sends the last 3 batches again: recognised, not stored
     again = send_batches(ws, frames[half - 75 : half], per_batch=25, first_id=100)
-    assert sum(a["duplicates"] for a in again) == 75
+    assert sum(a["duplicate_frames"] for a in again) == 75
     assert sum(a["stored"] for a in again) == 0
     send_batches(ws, frames[half:], per_batch=25, first_id=200)
     ws.close()
@@ -198,7 +198,7 @@ def test_malformed_frames_are_counted_and_a_broken_batch_closes_only_its_connect
     damaged[5] = damaged[5][:-1]  # one byte short
     damaged[9] = b"\xff" * 30
     [ack] = send_batches(good, damaged, per_batch=20)
-    assert (ack["malformed"], ack["stored"]) == (2, 18)
+    assert (ack["malformed_frames"], ack["stored"]) == (2, 18)
     other.send_bytes(b"\x01\x02")  # shorter than a batch header
     with pytest.raises(WebSocketDisconnect) as closed:
         other.receive_json()
@@ -334,7 +334,7 @@ def test_the_api_restarted_mid_session_resumes_without_duplicates(tmp_path: Path
         ws, ready = connect(client, auth)
         assert ready["session_id"] == s["id"]
         acks = send_batches(ws, frames[half - 60 :], per_batch=30)  # the spool resends a bit
-        assert sum(a["duplicates"] for a in acks) == 60
+        assert sum(a["duplicate_frames"] for a in acks) == 60
         close_sockets()
         login = client.post("/api/v1/auth/login", json={"username": "dana", "password": PASSWORD})
         dana = {"Authorization": f"Bearer {login.json()['access_token']}"}
@@ -367,7 +367,7 @@ def test_batches_of_frames_over_http_are_stored_once(live_api) -> None:  # type:
     first = post(body).json()
     assert (first["stored"], first["session_id"]) == (30, session["id"])
     again = post(body).json()
-    assert (again["stored"], again["duplicates"]) == (0, 30)
+    assert (again["stored"], again["duplicate_frames"]) == (0, 30)
     assert post(body[:-3]).status_code == 422
     assert post(body, serial="IASTM-9999").status_code == 404
     assert post(body, who="dana").status_code == 401
@@ -413,18 +413,20 @@ def refusal_code_live(client: TestClient, sid: str, headers: dict[str, str]) -> 
 
 
 def test_a_frozen_viewer_is_dropped_without_blocking_the_others() -> None:
-    from strigil.api.live import LiveHub
+    from strigil.api.live.viewers import Viewers
 
-    hub = LiveHub(lambda: None, None)  # type: ignore[arg-type, return-value]
+    viewers = Viewers()
 
     async def run() -> None:
-        frozen, reader = hub.watch("s", depth=2), hub.watch("s", depth=8)
+        frozen, reader = viewers.watch("s", depth=2), viewers.watch("s", depth=8)
         for k in range(3):
-            hub._publish({"s": {"k": k}})
-        assert reader.qsize() == 3  # the reader got every state
-        assert [frozen.get_nowait() for _ in range(frozen.qsize())] == [1013]  # told to go
-        assert hub.dropped_viewers == 1
-        assert hub.watchers["s"] == {reader}
+            viewers.publish({"s": {"k": k}})
+        assert reader.queue.qsize() == 3  # the reader got every state
+        assert [frozen.queue.get_nowait() for _ in range(frozen.queue.qsize())] == [1013]
+        assert viewers.dropped == 1
+        assert viewers.queues("s") == {reader.queue}
+        reader.cancel()
+        assert not viewers.watched("s")  # cancelling the last subscription forgets the session
 
     asyncio.run(run())
 

@@ -128,7 +128,7 @@ def test_a_hundred_disconnects_in_one_session(tmp_path: Path) -> None:
     with open_timeseries(settings) as ts:
         stored = ts.read_samples(session_id)
     # every frame the ingester received and the API acknowledged is stored, once
-    assert sent.unassigned == sent.duplicates == sent.malformed == 0
+    assert sent.unassigned == sent.duplicate_frames == sent.malformed_frames == 0
     assert sent.stored == sent.frames_spooled == ble.frames
     assert session["samples"] == len(stored) == ble.samples
     assert np.all(np.diff(stored.t_ns) > 0)

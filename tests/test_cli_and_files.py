@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from strigil.sessionfile import COLUMNS, SessionFileError, read_session_csv, write_session_csv
+from strigil.recordings.files import COLUMNS, SessionFileError, read_session_csv, write_session_csv
 from strigil.signal.simulate import simulate_session
 
 HEADER = ",".join(COLUMNS)

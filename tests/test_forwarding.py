@@ -102,14 +102,14 @@ def test_frames_survive_an_api_outage_and_are_stored_exactly_once(tmp_path: Path
     [link] = ingester.links.values()
     assert link.stats.lost_frames == 0
     anchor = session["clock_model"]["anchor_device_us"]
-    last_device_us = link._last_device_us
+    last_device_us = link.device_hwm_us
     assert anchor + (len(stored) - 1) * 5000 == last_device_us  # up to the last frame seen
-    assert session["duplicate_frames"] == stats.duplicates
+    assert session["duplicate_frames"] == stats.duplicate_frames
     # the restart is marked where the live analysis resumed: inside the recording
     [gap] = session["interruptions"]
     assert gap["kind"] == "api_restart"
     assert 0 < gap["t_s"] < (len(stored) - 1) / 200
-    assert stats.malformed == 0
+    assert stats.malformed_frames == 0
     # the stored force is one contiguous run of the simulated session
     sim = tool.session(200).force_n
     n = len(stored)

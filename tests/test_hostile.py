@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from starlette.websockets import WebSocketDisconnect
 
 from strigil.ingest.wire import MAX_BATCH_BYTES, encode_batch
-from strigil.sessionfile import SessionFileError, read_session_csv
+from strigil.recordings.files import SessionFileError, read_session_csv
 from test_api_live import (
     CONFIG,
     close_sockets,

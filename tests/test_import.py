@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from servers import InfluxServer
 from strigil.config import Settings
-from strigil.sessionfile import read_session_csv
+from strigil.recordings.files import read_session_csv
 from strigil.signal.analyzer import analyze_arrays
 from strigil.store import open_timeseries
 from strigil.store.database import open_database

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from servers import free_port
-from strigil.sessionfile import read_session_csv
+from strigil.recordings.files import read_session_csv
 
 
 def strigil(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

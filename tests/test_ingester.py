@@ -17,7 +17,7 @@ from bumble.transport.common import AsyncPipeSink
 from strigil.ingest.bumble_backend import BumbleCentral, BumbleClient, BumbleScanner
 from strigil.ingest.ingester import CsvSink, Ingester, reconnect_backoff_s
 from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
-from strigil.sessionfile import read_session_csv
+from strigil.recordings.files import read_session_csv
 
 
 def _device(link: LocalLink, address: str) -> Device:

@@ -12,7 +12,7 @@ import pytest
 from servers import InfluxServer
 from strigil.signal.analyzer import analyze_arrays
 from strigil.signal.simulate import simulate_session
-from strigil.store.influx import InfluxTimeSeriesStore, backoff_s
+from strigil.store.influx import InfluxTimeSeriesStore, retry_backoff_s
 from strigil.store.sqlite_timeseries import SQLiteTimeSeriesStore
 from strigil.store.timeseries import (
     InvalidSamplesError,
@@ -173,7 +173,7 @@ def test_unknown_sessions_and_bad_ids_are_rejected(store: TimeSeriesStore) -> No
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    assert [backoff_s(k) for k in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+    assert [retry_backoff_s(k) for k in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
 
 
 def test_influx_database_and_retention_policy_are_created_on_first_start(

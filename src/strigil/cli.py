@@ -25,13 +25,15 @@ def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from strigil.sessionfile import SessionFileError, read_session_csv
-    from strigil.signal.analyzer import SignalInputError
+    from strigil.recordings.analysis import analyze_recording
+    from strigil.recordings.files import read_session_csv
+    from strigil.recordings.format import SessionFileError
+    from strigil.signal.errors import SignalInputError
     from strigil.signal.scoring import ProtocolTargets, score_session
 
     try:
         rec = read_session_csv(args.file, with_gyro=False)
-        analysis = rec.analyze(contact_area_mm2=args.contact_area_mm2)
+        analysis = analyze_recording(rec, contact_area_mm2=args.contact_area_mm2)
     except SessionFileError as exc:
         print(f"strigil analyze: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -120,7 +122,7 @@ def _against_truth(path: str, analysis: Analysis) -> str:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from strigil.sessionfile import write_session_csv
+    from strigil.recordings.files import write_session_csv
     from strigil.signal.simulate import SCENARIOS, simulate_session
 
     if args.scenario not in SCENARIOS:
@@ -172,8 +174,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from strigil.config import get_settings
-    from strigil.sessionfile import SessionFileError
-    from strigil.signal.analyzer import SignalInputError
+    from strigil.recordings.format import SessionFileError
+    from strigil.signal.errors import SignalInputError
     from strigil.store.importer import RecordingImportError, import_recording
     from strigil.store.timeseries import TimeSeriesError
 
@@ -368,7 +370,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             f = tool.stats
             print(
                 f"  to the API: {f.frames_acked} frames acknowledged ({f.stored} stored, "
-                f"{f.duplicates} duplicates, {f.unassigned} outside a session), "
+                f"{f.duplicate_frames} duplicates, {f.unassigned} outside a session), "
                 f"{len(tool.spool)} batches still spooled in {tool.spool.folder}"
             )
     return 0

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from strigil.config import Settings
-from strigil.sessionfile import write_session_csv
+from strigil.recordings.files import write_session_csv
 from strigil.signal.drill import score_drill
 from strigil.signal.simulate import SCENARIOS, Therapist, simulate_session
 from strigil.store import open_timeseries

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from strigil.api.live import LiveHub, as_utc
+from strigil.api.live import LiveHub
 from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, bouts_of, stroke_columns
-from strigil.store.models import AreaSegment, Drill, TreatmentSession
+from strigil.store.models import AreaSegment, Drill, TreatmentSession, as_utc
 from strigil.store.timeseries import UnknownSessionError
 
 NOT_A_DRILL = TreatmentSession.id.not_in(select(Drill.session_id))

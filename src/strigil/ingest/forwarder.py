@@ -2,7 +2,7 @@
 
 Every notification, as the tool sent it and stamped with the host's wall clock when it
 arrived, is collected per tool and written every ``batch_interval_s`` to an on-disk spool
-(fsynced; one file per batch, see :class:`strigil.store.spool.DiskQueue`). A sender per tool
+(fsynced; one file per batch, see :class:`strigil.common.spool.DiskQueue`). A sender per tool
 keeps a WebSocket to the API, sends spooled batches in order with up to ``window`` awaiting
 their acknowledgement, and deletes a batch from the spool only once the API acknowledged it
 as stored. After an outage, a refused batch or a restart of either side, the sender reconnects
@@ -27,10 +27,11 @@ from pathlib import Path
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
+from strigil.common.backoff import backoff_s
+from strigil.common.ids import check_id
+from strigil.common.spool import DiskQueue, SpoolFullError
 from strigil.ingest import protocol as p
 from strigil.ingest.wire import BATCH_HEADER, decode_batch, encode_batch
-from strigil.store.spool import DiskQueue
-from strigil.store.timeseries import WriteQueueFullError, check_id
 
 _LOGGER = logging.getLogger(__name__)
 WS_PATH = "/api/v1/ingest/ws"
@@ -61,8 +62,8 @@ class ForwardStats:
     frames_spooled: int = 0
     frames_acked: int = 0
     stored: int = 0
-    duplicates: int = 0
-    malformed: int = 0
+    duplicate_frames: int = 0
+    malformed_frames: int = 0
     unassigned: int = 0
     dropped_spool_full: int = 0
     connections: int = 0
@@ -105,15 +106,13 @@ class ToolForwarder:
             return
         records, self._pending = self._pending, []
         try:
-            self.spool.put(
-                encode_batch(0, records),
-                full_message=f"{self.serial}: the forwarding spool is full "
-                f"({self.spool.size_bytes} bytes): is the API reachable?",
-            )
-        except WriteQueueFullError as exc:
+            self.spool.put(encode_batch(0, records))
+        except SpoolFullError as exc:
             self.stats.dropped_spool_full += len(records)
-            self.stats.last_error = str(exc)
-            _LOGGER.error("%s", exc)
+            self.stats.last_error = (
+                f"{self.serial}: the forwarding spool is full ({exc}): is the API reachable?"
+            )
+            _LOGGER.error("%s", self.stats.last_error)
             return
         self.stats.frames_spooled += len(records)
         self._wake.set()
@@ -137,7 +136,7 @@ class ToolForwarder:
                 failures += 1
             if self._stopping and not self.spool.paths():
                 return
-            await asyncio.sleep(min(0.2 * 2**failures, 5.0))
+            await asyncio.sleep(backoff_s(failures, first_s=0.2, cap_s=5.0))
 
     async def _connection(self) -> None:
         headers = {"Authorization": f"Bearer {self.f.token}"}
@@ -206,7 +205,7 @@ class ToolForwarder:
                 self.stats.latency_s.extend((now - t) / 1e9 for t in host_ns)
                 self.spool.drop(path)
                 self.stats.frames_acked += len(host_ns)
-                for key in ("stored", "duplicates", "malformed", "unassigned"):
+                for key in ("stored", "duplicate_frames", "malformed_frames", "unassigned"):
                     setattr(self.stats, key, getattr(self.stats, key) + int(message[key]))
                 self.stats.session_id = message.get("session_id")
                 self._wake.set()
@@ -215,8 +214,6 @@ class ToolForwarder:
                 raise RefusedBatchError(str(message.get("error")))
             elif kind == "tare" and self.on_tare is not None:
                 self.on_tare()
-            elif kind == "session":
-                self.stats.session_id = message.get("session_id")
 
     async def stop(self, drain_s: float) -> None:
         """Spool what is pending; give the sender ``drain_s`` to empty the spool."""

@@ -29,27 +29,25 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
+from strigil.common.backoff import backoff_s
 from strigil.ingest import protocol as p
 from strigil.ingest.clock import ClockFit, ClockModel
+from strigil.ingest.frames import FrameCounts, FrameTracker
+from strigil.recordings.format import csv_rows, metadata_lines
 
 _LOGGER = logging.getLogger(__name__)
 
 
 def reconnect_backoff_s(failures: int) -> float:
     """Seconds before reconnect attempt ``failures`` (0-based): 0.2, 0.4, 0.8 … capped at 10 s."""
-    return float(min(0.2 * 2**failures, 10.0))
+    return backoff_s(failures, first_s=0.2, cap_s=10.0)
 
 
 @dataclass
-class LinkStats:
-    """What happened on one tool's link; all counts since the ingester started."""
+class LinkStats(FrameCounts):
+    """What happened on one tool's link; all counts since the ingester started (the frame
+    counts of :class:`~strigil.ingest.frames.FrameCounts`, and these)."""
 
-    frames: int = 0
-    samples: int = 0
-    malformed_frames: int = 0
-    lost_frames: int = 0
-    """Frames that never arrived (seq gaps, not counting malformed frames that did arrive)."""
-    duplicate_frames: int = 0
     dropped_frames: int = 0
     """Frames the bounded queue had no room for (the consumer fell behind)."""
     connections: int = 0
@@ -118,11 +116,13 @@ class ToolLink:
         self.serial = device.name or device.address
         self.config: p.ToolConfig | None = None
         self._queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(queue_frames)
-        self._unwrap = p.DeviceClockUnwrapper()
+        self._frames = FrameTracker(counts=self.stats)
         self._first_device_us: int | None = None
-        self._last_seq: int | None = None
-        self._last_device_us: int | None = None
-        self._malformed_since_good = 0
+
+    @property
+    def device_hwm_us(self) -> int | None:
+        """Unwrapped device time of the newest sample taken, µs (None before the first)."""
+        return self._frames.hwm_us
 
     # --- callback: stamp and enqueue, nothing else -------------------------------------
 
@@ -142,30 +142,14 @@ class ToolLink:
         if self.frame_sink is not None:
             host_ns = round(stamp * 1e9) + self._wall_minus_monotonic_ns
             self.frame_sink.frame(self.serial, host_ns, data)
-        try:
-            frame = p.decode_frame(data)
-        except p.MalformedFrameError as exc:
-            self.stats.malformed_frames += 1
-            self._malformed_since_good += 1  # its seq will show up as a gap: not a loss
-            _LOGGER.debug("%s: malformed frame dropped: %s", self.serial, exc)
-            return
-        device_us = self._unwrap.unwrap(frame.t_us)
-        if self._last_device_us is not None and device_us <= self._last_device_us:
-            self.stats.duplicate_frames += 1
-            return
-        if self._last_seq is not None:
-            lost = p.frames_lost(self._last_seq, frame.seq) - self._malformed_since_good
-            if lost > 0:
-                self.stats.lost_frames += lost
-        self._malformed_since_good = 0
-        self._last_seq = frame.seq
-        self._last_device_us = device_us + (frame.n - 1) * frame.dt_us
+        tracked = self._frames.track(data)
+        if tracked is None:
+            return  # malformed or a duplicate: counted in stats
+        frame, device_us = tracked.frame, tracked.device_us
         if self._first_device_us is None:
             self._first_device_us = device_us
         first_s = (device_us - self._first_device_us) / 1e6
         self.clock.add(first_s, stamp)
-        self.stats.frames += 1
-        self.stats.samples += frame.n
         self.stats.last_frame_monotonic = stamp
         device_s = first_s + np.arange(frame.n) * (frame.dt_us / 1e6)
         if self.sink is not None:
@@ -280,26 +264,22 @@ class CsvSink:
     def open(self, serial: str, config: p.ToolConfig) -> None:
         if serial in self._files:
             return  # a reconnect: keep appending
-        from strigil.sessionfile import COLUMNS
-
         fh = open(self._path_for(serial), "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        fh.write(f"# device: {serial}\n# model: {config.model}\n# firmware: {config.firmware}\n")
-        fh.write(f"# rate_hz: {config.rate_hz}\n# started_at: {started}\n")
+        metadata = {
+            "device": serial,
+            "model": config.model,
+            "firmware": config.firmware,
+            "rate_hz": str(config.rate_hz),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         if config.contact_area_mm2 is not None:
-            fh.write(f"# contact_area_mm2: {config.contact_area_mm2:g}\n")
-        fh.write(",".join(COLUMNS) + "\n")
+            metadata["contact_area_mm2"] = f"{config.contact_area_mm2:g}"
+        fh.write(metadata_lines(metadata))
         self._files[serial] = fh
 
     def write(self, serial: str, batch: SampleBatch, clock: ClockFit | None) -> None:
-        fh = self._files[serial]
-        rows = np.column_stack([batch.device_s, batch.force_n, batch.acc_g, batch.gyr_dps])
-        fh.write(
-            "".join(
-                f"{r[0]:.6f},{r[1]:.2f},{r[2]:.3f},{r[3]:.3f},{r[4]:.3f},"
-                f"{r[5]:.1f},{r[6]:.1f},{r[7]:.1f}\n"
-                for r in rows.tolist()
-            )
+        self._files[serial].write(
+            csv_rows(batch.device_s, batch.force_n, batch.acc_g, batch.gyr_dps)
         )
         self._last_fit[serial] = clock
 

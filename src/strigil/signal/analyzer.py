@@ -38,6 +38,7 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from strigil.signal.errors import SignalInputError
 from strigil.signal.settings import AnalysisSettings
 from strigil.signal.smoothing import savgol_smoothing_coeffs, smoothing_window_samples
 from strigil.signal.strokes import Stroke, Summary, summarize
@@ -54,10 +55,6 @@ _T, _F, _RAW, _AX, _AY, _AZ = range(6)
 _SATURATION_TOLERANCE_N: Final = 0.005
 _F64: Final = np.dtype(np.float64)
 _LOGGER = logging.getLogger(__name__)
-
-
-class SignalInputError(ValueError):
-    """Samples handed to the analysis are unusable (shape, NaN, time not increasing)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from strigil.signal.errors import SettingsError
 
-class SettingsError(ValueError):
-    """An analysis setting is out of its valid range; the message names it."""
+__all__ = ["AnalysisSettings", "SettingsError"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,11 @@ from typing import Final, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from strigil.ingest.protocol import max_samples_per_frame
 from strigil.signal.strokes import Stroke, summarize
 
 G_M_S2: Final = 9.80665
-DEFAULT_ATT_MTU: Final = 247
+DEFAULT_SAMPLES_PER_FRAME: Final = 16
+"""Samples a lost frame takes: a full frame at ATT MTU 247 (the loss model of the tests)."""
 TRUTH_FINE_STEP_S: Final = 1e-4
 
 StrokeKind = Literal["lifted", "strumming", "j_stroke"]
@@ -474,7 +474,7 @@ def simulate_session(
     seed: int,
     rate_hz: float = 200.0,
     scenario: str | Scenario = "mixed",
-    att_mtu: int = DEFAULT_ATT_MTU,
+    samples_per_frame: int = DEFAULT_SAMPLES_PER_FRAME,
     contact_area_mm2: float = 60.0,
     therapist: Therapist | None = None,
     progress: Callable[[Iterable[_PlannedStroke]], Iterable[_PlannedStroke]] | None = None,
@@ -491,8 +491,8 @@ def simulate_session(
         Sample rate, 50 to 1000 Hz as the profile allows.
     scenario
         A name from :data:`SCENARIOS` or a :class:`Scenario`.
-    att_mtu
-        Decides how many samples share a frame, and so how many a lost frame takes.
+    samples_per_frame
+        How many samples share a frame, and so how many a lost frame takes.
     progress
         Wraps the per-stroke rendering loop (for a progress bar).
 
@@ -582,7 +582,7 @@ def simulate_session(
     gyr[:, 2] = cos_t * yaw_dps
     gyr += rng.normal(0, 0.3, (n, 3))
 
-    keep, lost_intervals = _radio_losses(rng, n, t, sc, att_mtu)
+    keep, lost_intervals = _radio_losses(rng, n, t, sc, samples_per_frame)
     metadata = {
         "generator": "strigil simulate",
         "scenario": sc.name,
@@ -610,10 +610,9 @@ def simulate_session(
 
 
 def _radio_losses(
-    rng: np.random.Generator, n: int, t: FloatArray, sc: Scenario, att_mtu: int
+    rng: np.random.Generator, n: int, t: FloatArray, sc: Scenario, per_frame: int
 ) -> tuple[NDArray[np.bool_], list[tuple[float, float]]]:
     """Which samples survive the radio: bursts of lost frames and disconnects of seconds."""
-    per_frame = max_samples_per_frame(att_mtu)
     n_frames = -(-n // per_frame)
     frame_ok = np.ones(n_frames, dtype=bool)
     minutes = t[-1] / 60 if n else 0.0

@@ -11,14 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from strigil import ALGORITHM_VERSION
+from strigil.common.ids import check_id
 from strigil.config import Settings
-from strigil.sessionfile import read_session_csv
+from strigil.recordings.analysis import analyze_recording
+from strigil.recordings.files import read_session_csv
 from strigil.signal.scoring import score_session
 from strigil.store import open_timeseries
 from strigil.store.clinics import create_clinic, default_protocol_of, protocol_targets
 from strigil.store.database import open_database
 from strigil.store.models import Clinic, Patient, SessionStatus, Tool, TreatmentSession
-from strigil.store.timeseries import TimeSeriesStore, check_id
+from strigil.store.timeseries import TimeSeriesStore
 
 WRITE_CHUNK_SAMPLES = 50_000
 
@@ -96,7 +98,7 @@ def import_recording(
     except ValueError as exc:
         raise RecordingImportError(str(exc)) from exc
     area = rec.metadata_float("contact_area_mm2")
-    analysis = rec.analyze()
+    analysis = analyze_recording(rec)
     started = _started_at(p, rec.metadata, analysis.summary.session_duration_s)
     start_ns = int(started.timestamp() * 1e9) - round(float(rec.t_s[0]) * 1e9)
 

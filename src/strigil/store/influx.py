@@ -25,9 +25,10 @@ from typing import Any, Final
 import httpx
 import numpy as np
 
+from strigil.common.backoff import backoff_s
+from strigil.common.spool import DiskQueue, SpoolFullError
 from strigil.signal.strokes import Stroke
 from strigil.store.line_protocol import escape_string_field, lines
-from strigil.store.spool import DiskQueue
 from strigil.store.timeseries import (
     ROLLUP_NS,
     SAMPLE_FIELDS,
@@ -55,9 +56,9 @@ class _UnreachableError(Exception):
     pass
 
 
-def backoff_s(attempt: int) -> float:
+def retry_backoff_s(attempt: int) -> float:
     """Seconds to wait before retry ``attempt`` (0-based): 0.1, 0.2, 0.4 … capped at 2 s."""
-    return float(min(0.1 * 2**attempt, 2.0))
+    return backoff_s(attempt, first_s=0.1, cap_s=2.0)
 
 
 def _field(value: object) -> str | None:
@@ -175,7 +176,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                     )
                 last = f"HTTP {response.status_code}: {response.text}"
             if attempt + 1 < self._retries:
-                time.sleep(backoff_s(attempt))
+                time.sleep(retry_backoff_s(attempt))
         raise _UnreachableError(last)
 
     def _reject(self, payload: bytes, why: TimeSeriesError) -> None:
@@ -210,7 +211,13 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                 return
             except _UnreachableError as exc:
                 _LOGGER.warning("InfluxDB unreachable (%s); queueing writes on disk", exc)
-        self._queue.put(gzip.compress(payload, compresslevel=1))  # the queue is always gzip
+        try:
+            self._queue.put(gzip.compress(payload, compresslevel=1))  # the queue is always gzip
+        except SpoolFullError as exc:
+            raise WriteQueueFullError(
+                f"write queue {exc}: the time-series backend is unreachable: bring InfluxDB "
+                "back or raise STRIGIL_SPOOL_MAX_MB"
+            ) from exc
 
     def _append(self, payloads: list[tuple[bytes, int]]) -> None:
         """Buffer one write's payloads (bytes, lines); send whole batches when due.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import abc
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -25,7 +24,8 @@ from typing import Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from strigil.sessionfile import COLUMNS
+from strigil.common import ids
+from strigil.recordings.format import COLUMNS
 from strigil.signal.strokes import Stroke
 
 SAMPLE_FIELDS: Final = COLUMNS[1:]
@@ -47,7 +47,6 @@ SAMPLE_LIMITS: Final = (327.68, 32.768, 32.768, 32.768, 3276.8, 3276.8, 3276.8)
 # Wall-clock times must fall in 2000..2200: anything else is a unit mistake (s or ms for ns).
 MIN_T_NS: Final = 946_684_800 * 10**9
 MAX_T_NS: Final = 7_258_118_400 * 10**9
-_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 Int64Array = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -80,15 +79,8 @@ class WriteQueueFullError(TimeSeriesError):
 
 
 def check_id(kind: str, value: str) -> str:
-    """Session ids and tool serials: 1–64 of ``A-Z a-z 0-9 . _ : -``, starting alphanumeric.
-
-    Kept this strict so they can go into line protocol and InfluxQL without escaping.
-    """
-    if not isinstance(value, str) or _ID_PATTERN.fullmatch(value) is None:
-        raise InvalidSamplesError(
-            f"{kind} {value!r} is not an id: use 1 to 64 letters, digits, '.', '_', ':' or '-'"
-        )
-    return value
+    """:func:`strigil.common.ids.check_id`, raising InvalidSamplesError: nothing is written."""
+    return ids.check_id(kind, value, error=InvalidSamplesError)
 
 
 @dataclass(frozen=True, slots=True)

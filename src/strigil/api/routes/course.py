@@ -17,11 +17,10 @@ from sqlalchemy import select
 
 from strigil.api.deps import CurrentUser, SessionDep, hub_of
 from strigil.api.doses import NOT_A_DRILL, area_doses, strokes_of_many, treatment_time_s
-from strigil.api.live import as_utc
 from strigil.api.routes.patients import _visible as visible_patients
 from strigil.signal.strokes import stroke_columns
 from strigil.store.clinics import default_protocol_of, protocol_targets
-from strigil.store.models import Patient, Protocol, TreatmentSession, User
+from strigil.store.models import Patient, Protocol, TreatmentSession, User, as_utc
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 

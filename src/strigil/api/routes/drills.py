@@ -19,11 +19,19 @@ from sqlalchemy import select
 from strigil import ALGORITHM_VERSION
 from strigil.api.deps import CurrentUser, SessionDep, hub_of, require_roles
 from strigil.api.doses import strokes_of
-from strigil.api.live import as_utc
 from strigil.api.routes.sessions import finish_session
 from strigil.signal.drill import score_drill
 from strigil.store.clinics import default_protocol_of, drill_target, drill_targets, protocol_targets
-from strigil.store.models import Drill, Role, SessionStatus, Tool, TreatmentSession, User, utcnow
+from strigil.store.models import (
+    Drill,
+    Role,
+    SessionStatus,
+    Tool,
+    TreatmentSession,
+    User,
+    as_utc,
+    utcnow,
+)
 
 router = APIRouter(
     prefix="/drills", tags=["drills"], dependencies=[require_roles(Role.ADMIN, Role.THERAPIST)]

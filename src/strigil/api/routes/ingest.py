@@ -30,14 +30,15 @@ from sqlalchemy import select
 
 from strigil.api.deps import SessionDep, SettingsDep
 from strigil.api.live import LiveHub
+from strigil.common.ids import check_id
 from strigil.ingest import protocol as p
 from strigil.ingest.wire import MAX_BATCH_BYTES, WireFormatError, decode_batch
-from strigil.sessionfile import SessionFileError
-from strigil.signal.analyzer import SignalInputError
+from strigil.recordings.format import SessionFileError
+from strigil.signal.errors import SignalInputError
 from strigil.store.api_tokens import find_api_token
 from strigil.store.importer import RecordingImportError, import_recording
 from strigil.store.models import ApiToken, Tool
-from strigil.store.timeseries import TimeSeriesStore, check_id
+from strigil.store.timeseries import TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/ingest", tags=["ingest"])
@@ -133,8 +134,8 @@ async def upload_recording(
 class FramesStored(BaseModel):
     frames: int
     stored: int
-    duplicates: int
-    malformed: int
+    duplicate_frames: int
+    malformed_frames: int
     unassigned: int
     session_id: str | None
 
@@ -269,7 +270,7 @@ async def ingest_stream(websocket: WebSocket) -> None:
         async with lock:
             await websocket.send_json(message)
 
-    hub.channels[key] = send
+    unregister = hub.register_tool(token.clinic_id, config.serial, send)
     await send(
         {
             "type": "ready",
@@ -315,5 +316,4 @@ async def ingest_stream(websocket: WebSocket) -> None:
         pass
     finally:
         acker.cancel()
-        if hub.channels.get(key) is send:
-            del hub.channels[key]
+        unregister()

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from strigil.api.deps import CurrentUser, SessionDep, hub_of, require_roles
 from strigil.api.doses import NOT_A_DRILL, strokes_of_many
-from strigil.api.live import as_utc
 from strigil.signal.practice import SessionStrokes, practice_figures, weekly_trend
 from strigil.store.clinics import protocol_targets
 from strigil.store.models import (
@@ -26,6 +25,7 @@ from strigil.store.models import (
     SessionStatus,
     TreatmentSession,
     User,
+    as_utc,
     utcnow,
 )
 

@@ -39,7 +39,6 @@ from strigil.api.live import (
     LiveHub,
     LiveSession,
     StopResult,
-    as_utc,
 )
 from strigil.api.security import SESSION_COOKIE, InvalidTokenError, decode_access_token
 from strigil.signal.scoring import ProtocolTargets, score_session
@@ -58,6 +57,7 @@ from strigil.store.models import (
     Tool,
     TreatmentSession,
     User,
+    as_utc,
     utcnow,
 )
 from strigil.store.timeseries import ROLLUP_NS, UnknownSessionError
@@ -227,8 +227,8 @@ def _out(
         update={
             "samples": live.samples,
             "lost_frames": live.lost_frames,
-            "malformed_frames": live.malformed,
-            "duplicate_frames": live.duplicates,
+            "malformed_frames": live.malformed_frames,
+            "duplicate_frames": live.duplicate_frames,
             "rate_hz": live.rate_hz,
         }
     )
@@ -603,7 +603,8 @@ async def live_view(websocket: WebSocket, session_id: str) -> None:
         raise WebSocketException(1008, reason="log in, and watch a running session of yours")
     await websocket.accept()
     hub = hub_of(websocket)  # type: ignore[arg-type]
-    queue = hub.watch(session_id)
+    subscription = hub.watch(session_id)
+    queue = subscription.queue
 
     async def send() -> None:
         while not isinstance(state := await queue.get(), int):
@@ -623,4 +624,4 @@ async def live_view(websocket: WebSocket, session_id: str) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await task
-        hub.unwatch(session_id, queue)
+        subscription.cancel()

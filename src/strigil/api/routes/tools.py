@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.common.ids import check_id
 from strigil.store.models import Calibration, Role, Tool
-from strigil.store.timeseries import check_id
 
 router = APIRouter(prefix="/tools", tags=["tools"])
 ADMIN = require_roles(Role.ADMIN)

@@ -1,6 +1,7 @@
 """A bounded first-in first-out queue of byte payloads on disk.
 
-Used for writes the backend could not take: each payload is one file, named by a sequence
+Used by the ingester (frames not yet acknowledged by the API) and by the InfluxDB store
+(writes the backend could not take yet): each payload is one file, named by a sequence
 number, written to a temporary name and renamed (atomic), so a crash leaves whole payloads or
 none. Survives restarts: a new queue on the same folder finds what was left.
 """
@@ -10,9 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from strigil.store.timeseries import WriteQueueFullError
-
 _SUFFIX = ".payload"
+
+
+class SpoolFullError(Exception):
+    """The queue reached its byte limit: the payload that did not fit was not kept; everything
+    put before is."""
 
 
 class DiskQueue:
@@ -40,16 +44,12 @@ class DiskQueue:
     def size_bytes(self) -> int:
         return self._bytes
 
-    def put(self, payload: bytes, *, full_message: str | None = None) -> None:
-        """Append; raises WriteQueueFullError (and keeps nothing of it) past ``max_bytes``."""
+    def put(self, payload: bytes) -> None:
+        """Append, durably (fsync); raises SpoolFullError (keeping nothing of it) past
+        ``max_bytes``."""
         used = self._bytes
         if used + len(payload) > self.max_bytes:
-            raise WriteQueueFullError(
-                full_message
-                or f"write queue {self.folder} is full ({used} of {self.max_bytes} bytes) while "
-                "the time-series backend is unreachable: bring InfluxDB back or raise "
-                "STRIGIL_SPOOL_MAX_MB"
-            )
+            raise SpoolFullError(f"{self.folder} is full ({used} of {self.max_bytes} bytes)")
         number = self._next
         tmp = self.folder / f"{number:012d}.tmp"
         with tmp.open("wb") as fh:

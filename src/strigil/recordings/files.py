@@ -1,11 +1,4 @@
-"""Recorded session files: the CSV format of tool-profile.md.
-
-::
-
-    # device: IASTM-0042
-    # contact_area_mm2: 60
-    t_s,force_n,acc_x_g,acc_y_g,acc_z_g,gyr_x_dps,gyr_y_dps,gyr_z_dps
-    0.000,0.02,0.612,0.001,0.790,0.3,-0.1,0.0
+"""Reading and writing whole recorded-session files (docs/formats.md) with Arrow.
 
 Reading uses Arrow's multi-threaded CSV parser (a 45-min 200 Hz file in about 0.15 s); when
 it rejects a file, a line-by-line pass finds the first bad line so the error can name it.
@@ -13,78 +6,21 @@ it rejects a file, a line-by-line pass finds the first bad line so the error can
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from strigil.signal.analyzer import Analysis
-
-COLUMNS: Final = (
-    "t_s",
-    "force_n",
-    "acc_x_g",
-    "acc_y_g",
-    "acc_z_g",
-    "gyr_x_dps",
-    "gyr_y_dps",
-    "gyr_z_dps",
+from strigil.recordings.format import (
+    COLUMNS,
+    DECIMALS,
+    SessionFileError,
+    SessionRecording,
+    metadata_lines,
 )
-_DECIMALS: Final = (6, 2, 3, 3, 3, 1, 1, 1)
+
 _HEAD_PROBE_BYTES: Final = 1 << 16
-
-
-class SessionFileError(ValueError):
-    """A session file that does not follow the CSV format; says which file, line and problem."""
-
-    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        where = f"{self.path}, line {line}" if line is not None else self.path
-        super().__init__(f"{where}: {problem}")
-
-
-@dataclass(slots=True)
-class SessionRecording:
-    """Samples of one recorded session. ``acc_g`` and ``gyr_dps`` have shape (n, 3)."""
-
-    t_s: NDArray[np.float64]
-    force_n: NDArray[np.float64]
-    acc_g: NDArray[np.float64]
-    gyr_dps: NDArray[np.float64] | None
-    metadata: dict[str, str] = field(default_factory=dict)
-
-    def analyze(self, *, contact_area_mm2: float | None = None) -> Analysis:
-        """Stroke analysis using the file's metadata: ``rate_hz``, ``contact_area_mm2`` (unless
-        given) and ``force_limit_n``."""
-        from strigil.signal.analyzer import SignalInputError, analyze_arrays
-
-        if self.t_s.size < 2:
-            raise SignalInputError("a recording needs at least two samples")
-        return analyze_arrays(
-            self.t_s,
-            self.force_n,
-            self.acc_g,
-            rate_hz=self.metadata_float("rate_hz"),
-            contact_area_mm2=contact_area_mm2 or self.metadata_float("contact_area_mm2"),
-            force_limit_n=self.metadata_float("force_limit_n"),
-        )
-
-    def metadata_float(self, key: str) -> float | None:
-        """A numeric metadata value, or None when absent or not a finite number."""
-        value = self.metadata.get(key)
-        if value is None:
-            return None
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
 
 
 def _read_head(path: Path) -> tuple[dict[str, str], int, list[str]]:
@@ -223,14 +159,12 @@ def write_session_csv(
     table = pa.table(
         {
             name: pa.array(np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0)
-            for name, values, decimals in zip(COLUMNS, arrays, _DECIMALS, strict=True)
+            for name, values, decimals in zip(COLUMNS, arrays, DECIMALS, strict=True)
         }
     )
     p = Path(path)
     with p.open("wb") as fh:
-        for key, value in (metadata or {}).items():
-            fh.write(f"# {key}: {value}\n".encode())
-        fh.write((",".join(COLUMNS) + "\n").encode())
+        fh.write(metadata_lines(metadata or {}).encode())
         pacsv.write_csv(
             table,
             fh,

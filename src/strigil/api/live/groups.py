@@ -1,0 +1,180 @@
+"""Group commits: batches from every ingest connection, stored together and then acked.
+
+Batches are taken in groups: each batch of a group is decoded, deduplicated and staged by its
+session, then every staged sample is written in one call, analysed, and the store flushed once
+(samples durable: in the store or in its on-disk queue); new anchors are committed to the
+metadata database, and only then is every batch of the group acknowledged. The more
+connections, the larger the groups: one flush serves them all. Live views are handed their
+new state before the flush (the view need not wait for the disk; the acks do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from dataclasses import dataclass
+
+from strigil.api.live.active import ActiveSessions
+from strigil.api.live.rollups import roll_up_running
+from strigil.api.live.rows import SessionRows
+from strigil.api.live.store_thread import StoreThread
+from strigil.api.live.viewers import Viewers
+from strigil.store.timeseries import TimeSeriesStore
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What became of one ingest batch; sent back as its acknowledgement."""
+
+    frames: int
+    stored: int
+    duplicate_frames: int
+    malformed_frames: int
+    unassigned: int
+    """Frames that arrived while the tool had no active session (kept for nobody)."""
+    session_id: str | None
+
+    def ack(self, batch_id: int) -> dict[str, object]:
+        return {
+            "type": "ack",
+            "batch": batch_id,
+            "frames": self.frames,
+            "stored": self.stored,
+            "duplicate_frames": self.duplicate_frames,
+            "malformed_frames": self.malformed_frames,
+            "unassigned": self.unassigned,
+            "session_id": self.session_id,
+        }
+
+
+@dataclass
+class _Pending:
+    clinic_id: str
+    serial: str
+    records: list[tuple[int, bytes]]
+    future: asyncio.Future[BatchOutcome]
+
+
+class GroupCommitter:
+    """Takes batches from the event loop, commits them in groups on the store thread."""
+
+    def __init__(
+        self,
+        thread: StoreThread,
+        active: ActiveSessions,
+        rows: SessionRows,
+        viewers: Viewers,
+    ) -> None:
+        self._thread = thread
+        self._active = active
+        self._rows = rows
+        self._viewers = viewers
+        self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._commit_loop())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def ingest(
+        self, clinic_id: str, serial: str, records: list[tuple[int, bytes]]
+    ) -> asyncio.Future[BatchOutcome]:
+        """Queue a batch; the future resolves once it is durable (or raises)."""
+        future: asyncio.Future[BatchOutcome] = asyncio.get_running_loop().create_future()
+        await self._inbox.put(_Pending(clinic_id, serial, records, future))
+        return future
+
+    async def _commit_loop(self) -> None:
+        while True:
+            group = [await self._inbox.get()]
+            while not self._inbox.empty():
+                group.append(self._inbox.get_nowait())
+            try:
+                results = await self._thread.run(functools.partial(self._take_group, group))
+            except Exception as exc:
+                _LOGGER.exception("ingest group failed")
+                results = [exc] * len(group)
+            for item, result in zip(group, results, strict=True):
+                if item.future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
+
+    # --- on the store thread ---------------------------------------------------------------
+
+    def _take_group(self, group: list[_Pending]) -> list[BatchOutcome | Exception]:
+        store = self._thread.store
+        results: list[BatchOutcome | Exception] = []
+        touched: set[str] = set()
+        for item in group:
+            try:
+                results.append(self._take(store, item, touched))
+            except Exception as exc:
+                _LOGGER.warning("batch from %s refused: %s", item.serial, exc)
+                results.append(exc)
+        sessions = [live for sid in touched if (live := self._active.get(sid)) is not None]
+        staged = [live for live in sessions if live.staged]
+        try:
+            store.write_sample_blocks([live.staged_block() for live in staged])
+            for live in staged:
+                live.commit_staged(store)
+            self._publish_soon(touched)  # the view need not wait for the disk; the acks do
+            store.flush()
+            for live in sessions:
+                live.durable_hwm_us = live.hwm_us
+            self._rows.persist(self._active.all(), force=False)
+        except Exception as exc:
+            _LOGGER.error("could not make ingest durable: %s", exc)
+            for live in sessions:
+                live.rollback()
+            self._publish_error(touched, exc)
+            return [exc] * len(group)
+        roll_up_running(store, sessions)
+        return results
+
+    def _take(self, store: TimeSeriesStore, item: _Pending, touched: set[str]) -> BatchOutcome:
+        live = self._active.of_tool(item.clinic_id, item.serial)
+        if live is None:
+            return BatchOutcome(len(item.records), 0, 0, 0, len(item.records), None)
+        mine = [r for r in item.records if r[0] >= live.started_ns]
+        dup, bad = live.stage(store, mine)
+        touched.add(live.id)
+        unassigned = len(item.records) - len(mine)
+        return BatchOutcome(len(item.records), len(mine) - dup - bad, dup, bad, unassigned, live.id)
+
+    def _publish_soon(self, touched: set[str]) -> None:
+        """Snapshot the watched sessions, hand them to the loop."""
+        now = time.time_ns()
+        snapshots = {
+            sid: live.snapshot(now)
+            for sid in touched
+            if self._viewers.watched(sid) and (live := self._active.get(sid)) is not None
+        }
+        if snapshots and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._viewers.publish, snapshots)
+
+    def _publish_error(self, touched: set[str], exc: Exception) -> None:
+        """Tell the live views why their data is not being stored: the ingester keeps it in
+        its spool and sends it again, so nothing is lost, but the therapist should know."""
+        detail = (
+            f"samples are not being stored: {exc}. The ingester keeps them in its spool and "
+            "resends them; nothing is lost while its spool has room."
+        )
+        message: dict[str, object] = {"type": "error", "detail": detail}
+        errors = {sid: message for sid in touched if self._viewers.watched(sid)}
+        if errors and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._viewers.publish, errors)

@@ -1,0 +1,159 @@
+"""The live hub: one per API process, the face the routes see of the live path.
+
+It composes the pieces, each in its own module: the store thread (:mod:`.store_thread`), the
+active sessions (:mod:`.active`), their rows in the metadata database (:mod:`.rows`), group
+commits of ingest batches (:mod:`.groups`), roll-ups (:mod:`.rollups`), live-view
+subscriptions (:mod:`.viewers`) and control channels to ingesters (:mod:`.channels`).
+Registering a viewer or a channel returns the function that cancels it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from strigil.api.live.active import ActiveSessions
+from strigil.api.live.channels import Send, ToolChannels
+from strigil.api.live.groups import BatchOutcome, GroupCommitter
+from strigil.api.live.rollups import roll_up_final
+from strigil.api.live.rows import SessionRows
+from strigil.api.live.session import LiveSession
+from strigil.api.live.store_thread import StoreThread
+from strigil.api.live.viewers import SERVER_RESTART, Subscription, Viewers
+from strigil.signal.scoring import ProtocolScore, ProtocolTargets, score_session
+from strigil.signal.strokes import Summary
+from strigil.store.models import SessionStatus, TreatmentSession
+from strigil.store.timeseries import TimeSeriesStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StopResult:
+    summary: Summary
+    score: ProtocolScore
+
+
+class LiveHub:
+    """The live sessions of one API process (see the module docstring)."""
+
+    def __init__(
+        self,
+        open_store: Callable[[], TimeSeriesStore],
+        database: sessionmaker[Session],
+    ) -> None:
+        self._thread = StoreThread(open_store)
+        self._active = ActiveSessions()
+        self._rows = SessionRows(database)
+        self.viewers = Viewers()
+        self.channels = ToolChannels()
+        self._groups = GroupCommitter(self._thread, self._active, self._rows, self.viewers)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store and take over every session left active (an API restart)."""
+        await self._thread.open()
+
+        def activate(store: TimeSeriesStore) -> None:
+            with self._rows.database() as db:
+                active = db.scalars(
+                    select(TreatmentSession).where(TreatmentSession.status == SessionStatus.ACTIVE)
+                ).all()
+                for row in active:
+                    self._active.add(self._rows.load(db, row, store))
+
+        await self._thread.call(activate)
+        self._groups.start()
+
+    async def close(self) -> None:
+        self.viewers.end_all(SERVER_RESTART)
+        await self._groups.close()
+        await self._thread.close(lambda: self._rows.persist(self._active.all()))
+
+    async def call(self, fn: Callable[[TimeSeriesStore], T]) -> T:
+        """Run ``fn(store)`` on the store thread (the only one that may touch the store or a
+        live session's state)."""
+        return await self._thread.call(fn)
+
+    # --- sessions --------------------------------------------------------------------------
+
+    async def start_session(self, session_id: str) -> None:
+        def run(store: TimeSeriesStore) -> None:
+            with self._rows.database() as db:
+                row = db.get(TreatmentSession, session_id)
+                if row is not None:
+                    self._active.add(self._rows.load(db, row, store))
+
+        await self.call(run)
+
+    def active_session_of(self, clinic_id: str, serial: str) -> str | None:
+        live = self._active.of_tool(clinic_id, serial)
+        return None if live is None else live.id
+
+    def live(self, session_id: str) -> LiveSession | None:
+        return self._active.get(session_id)
+
+    def set_area(self, session_id: str, area: str, started_ns: int) -> None:
+        live = self._active.get(session_id)
+        if live is not None:
+            live.live.area, live.live.area_started_ns = area, started_ns
+
+    async def stop_session(
+        self, session_id: str, targets: ProtocolTargets, body_areas: int
+    ) -> StopResult:
+        """Finish the analysis, store strokes, summary and roll-ups; the session stops taking
+        frames. Works for a session this process never saw data for (summary of nothing)."""
+
+        def run(store: TimeSeriesStore) -> StopResult:
+            live = self._active.pop(session_id)
+            if live is None:
+                with self._rows.database() as db:
+                    row = db.get(TreatmentSession, session_id)
+                    if row is None:
+                        raise KeyError(session_id)
+                    live = LiveSession(row, f"session-{row.id}", [])
+            if live.analyzer is not None:
+                tail = live.analyzer.finish()
+                if tail:
+                    store.write_strokes(live.id, tail)
+            summary = live.summary()
+            score = score_session(live.strokes, summary, targets, body_areas=max(body_areas, 1))
+            if not live.begun:
+                store.begin_session(live.id, tool=live.serial, start_ns=live.started_ns)
+                live.begun = True
+            store.write_summary(live.id, summary.to_json())
+            roll_up_final(store, live)
+            store.flush()
+            self._rows.persist_one(live)
+            return StopResult(summary, score)
+
+        return await self.call(run)
+
+    # --- ingest, viewers, tools ------------------------------------------------------------
+
+    async def ingest(
+        self, clinic_id: str, serial: str, records: list[tuple[int, bytes]]
+    ) -> asyncio.Future[BatchOutcome]:
+        """Queue a batch; the future resolves once it is durable (or raises)."""
+        return await self._groups.ingest(clinic_id, serial, records)
+
+    def watch(self, session_id: str, depth: int = 8) -> Subscription:
+        """Subscribe a viewer (see :meth:`Viewers.watch`); cancel it in ``finally``."""
+        return self.viewers.watch(session_id, depth)
+
+    def end_viewers(self, session_id: str, code: int) -> None:
+        self.viewers.end(session_id, code)
+
+    def register_tool(self, clinic_id: str, serial: str, send: Send) -> Callable[[], None]:
+        """Route control messages for this tool to its ingester; returns the cancel function."""
+        return self.channels.register(clinic_id, serial, send)
+
+    async def send_to_tool(self, clinic_id: str, serial: str, message: dict[str, object]) -> bool:
+        """Send a control message to the tool's ingester; False if it is not connected."""
+        return await self.channels.send(clinic_id, serial, message)

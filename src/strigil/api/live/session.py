@@ -1,0 +1,300 @@
+"""One active session inside the API: its frames, analysis and live state.
+
+Times. A session's time zero is its first sample: ``anchor_ns`` on the wall clock (the host
+receive time of the first frame, less the frame's length) and ``anchor_device_us`` on the
+tool's unwrapped clock. Sample and stroke times are device time since then — exact spacing,
+one mapping for samples and strokes, the same on every replay. The device→host clock fit is
+kept with the session for anyone who needs wall-clock time to the millisecond.
+
+Resent frames (after an outage or a restart) are recognised by device time (the session's
+:class:`~strigil.ingest.frames.FrameTracker`): a frame at or before the newest sample taken
+is a duplicate, counted and dropped. After an API restart the mark may lag the last second;
+frames resent from that second are written again to the same times (points are keyed by
+time), so they are still stored once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from strigil.ingest import protocol as p
+from strigil.ingest.clock import ClockModel
+from strigil.ingest.frames import FrameCounts, FrameTracker
+from strigil.signal.analyzer import StrokeAnalyzer
+from strigil.signal.scoring import ProtocolTargets, band_status
+from strigil.signal.settings import AnalysisSettings
+from strigil.signal.strokes import Stroke, Summary, summarize
+from strigil.store.models import TreatmentSession, as_utc
+from strigil.store.timeseries import TimeSeriesStore
+
+LIVE_WINDOW_S = 30.0
+"""The live stroke rate counts the strokes of the last this many seconds."""
+
+
+@dataclass
+class LiveState:
+    """What a live view shows of one session, updated with every batch."""
+
+    force_n: float | None = None
+    """The latest sample (raw, N)."""
+    t_s: float = 0.0
+    """Session time of the latest sample, s."""
+    host_ns: int | None = None
+    """Wall-clock ns at which the latest frame reached the ingester."""
+    battery_low: bool = False
+    smoothed_force_n: float | None = None
+    """Mean of the last 0.1 s, N: what the big readout shows."""
+    new_t_s: list[float] = field(default_factory=list)
+    new_force_n: list[float] = field(default_factory=list)
+    """Samples since the last update, thinned to about 50 per second, for the live trace."""
+    area: str | None = None
+    area_started_ns: int | None = None
+
+
+class LiveSession:
+    """One active session's ingest and analysis state. Only the store thread touches it."""
+
+    def __init__(self, row: TreatmentSession, serial: str, prior_strokes: Sequence[Stroke]) -> None:
+        self.id = row.id
+        self.clinic_id = row.clinic_id
+        self.serial = serial
+        self.started_ns = int(as_utc(row.started_at).timestamp() * 1e9)
+        self.anchor_ns = row.anchor_ns
+        self.anchor_device_us = row.anchor_device_us
+        self.durable_hwm_us = row.device_hwm_us
+        """Device time of the last sample known durable: the duplicate line."""
+        self.hwm_us = row.device_hwm_us
+        """Device time of the last sample written (durable once the group is committed)."""
+        self.analyzed_hwm_us = row.device_hwm_us
+        self.frames = FrameTracker(
+            row.device_hwm_us,
+            counts=FrameCounts(
+                lost_frames=row.lost_frames,
+                malformed_frames=row.malformed_frames,
+                duplicate_frames=row.duplicate_frames,
+            ),
+        )
+        """Decodes and deduplicates; its mark is the newest sample staged."""
+        self.staged: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.targets = ProtocolTargets()
+        self.rate_hz = row.rate_hz
+        self.contact_area_mm2: float | None = None
+        self.prior_strokes = list(prior_strokes)
+        """Strokes found before this process took the session over (an API restart)."""
+        self._strokes = list(self.prior_strokes)
+        self._tallied = self._in_band = self._over = 0
+        self.analyzer: StrokeAnalyzer | None = None
+        self.clock = ClockModel()
+        self.clock_json: dict[str, Any] | None = row.clock_model
+        self.samples = row.samples
+        self.lost_samples_before = row.lost_samples
+        self.dirty = False
+        self.anchor_unsaved = False
+        """The anchor fixes every stored time: it is committed before the first ack."""
+        self.begun = row.anchor_ns is not None
+        self.rolled_ns = self.anchor_ns or 0
+        self.live = LiveState()
+
+    @property
+    def lost_frames(self) -> int:
+        return self.frames.counts.lost_frames
+
+    @property
+    def malformed_frames(self) -> int:
+        return self.frames.counts.malformed_frames
+
+    @property
+    def duplicate_frames(self) -> int:
+        return self.frames.counts.duplicate_frames
+
+    # --- frames --------------------------------------------------------------------------
+
+    def _analyzer(self, rate_hz: float) -> StrokeAnalyzer:
+        if self.analyzer is None:
+            self.analyzer = StrokeAnalyzer(rate_hz=rate_hz, contact_area_mm2=self.contact_area_mm2)
+        return self.analyzer
+
+    def stage(
+        self, store: TimeSeriesStore, records: Sequence[tuple[int, bytes]]
+    ) -> tuple[int, int]:
+        """Decode and deduplicate a batch; its new samples wait in :attr:`staged` for the
+        group's one write. Returns (duplicates, malformed)."""
+        counts = self.frames.counts
+        dup_before, bad_before = counts.duplicate_frames, counts.malformed_frames
+        for host_ns, data in records:
+            tracked = self.frames.track(data)
+            if tracked is None:
+                continue
+            frame, device_us = tracked.frame, tracked.device_us
+            if self.rate_hz is None:
+                self.rate_hz = round(1e6 / frame.dt_us)
+            if self.anchor_ns is None or self.anchor_device_us is None:
+                self.anchor_device_us = device_us
+                self.anchor_ns = host_ns - (frame.n - 1) * frame.dt_us * 1000
+                self.rolled_ns = self.anchor_ns
+                self.anchor_unsaved = True
+            rel_us = device_us - self.anchor_device_us + np.arange(frame.n) * frame.dt_us
+            self.staged.append((rel_us, frame.force_n, frame.acc_g, frame.gyr_dps))
+            self.clock.add(
+                (device_us - self.anchor_device_us) / 1e6, (host_ns - self.anchor_ns) / 1e9
+            )
+            self.live.host_ns = host_ns
+            self.live.battery_low = bool(frame.flags & p.FrameFlags.BATTERY_LOW)
+        dup = counts.duplicate_frames - dup_before
+        bad = counts.malformed_frames - bad_before
+        self.dirty = self.dirty or bool(bad or dup)
+        if self.staged and not self.begun and self.anchor_ns is not None:
+            store.begin_session(self.id, tool=self.serial, start_ns=self.anchor_ns)
+            self.begun = True
+        return dup, bad
+
+    def staged_block(self) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(session, t_ns, force_n, acc_g, gyr_dps) of everything staged."""
+        rel = np.concatenate([x[0] for x in self.staged])
+        return (
+            self.id,
+            (self.anchor_ns or 0) + rel * 1000,
+            np.concatenate([x[1] for x in self.staged]),
+            np.concatenate([x[2] for x in self.staged]),
+            np.concatenate([x[3] for x in self.staged]),
+        )
+
+    def commit_staged(self, store: TimeSeriesStore) -> None:
+        """The staged samples are written: advance the mark, analyse them, store strokes."""
+        rel = np.concatenate([x[0] for x in self.staged])
+        force = np.concatenate([x[1] for x in self.staged])
+        acc = np.concatenate([x[2] for x in self.staged])
+        self.staged = []
+        self.hwm_us = self.frames.hwm_us
+        self.samples += rel.size
+        self.dirty = True
+        fresh = slice(None)
+        if self.analyzed_hwm_us is not None:  # resent after a failed flush: stored, not re-fed
+            done_us = self.analyzed_hwm_us - (self.anchor_device_us or 0)
+            fresh = slice(int(np.searchsorted(rel, done_us, side="right")), None)
+        t_s = rel / 1e6
+        if t_s[fresh].size:
+            analyzer = self._analyzer(self.rate_hz or 200)
+            strokes = analyzer.feed(t_s[fresh], force[fresh], acc[fresh])
+            if strokes:
+                store.write_strokes(self.id, strokes)
+            self.analyzed_hwm_us = self.hwm_us
+        self.live.force_n = float(force[-1])
+        self.live.t_s = float(t_s[-1])
+        tail = max(round((self.rate_hz or 200) * 0.1), 1)
+        self.live.smoothed_force_n = float(np.mean(force[-tail:]))
+        step = max(round((self.rate_hz or 200) / 50), 1)
+        self.live.new_t_s = np.round(t_s[::step], 3).tolist()
+        self.live.new_force_n = np.round(force[::step], 2).tolist()
+
+    def rollback(self) -> None:
+        """The group was not made durable: resent frames must be stored again."""
+        self.staged = []
+        self.hwm_us = self.durable_hwm_us
+        self.frames.rewind(self.durable_hwm_us)
+
+    # --- results -------------------------------------------------------------------------
+
+    def snapshot(self, now_ns: int) -> dict[str, object]:
+        """The live view's state (docs/api.md, "Live view"): force against the band, strokes,
+        rate over the last 30 s, session and area time against their targets, link quality."""
+        tg = self.targets
+        strokes = self._tally()
+        recent = 0
+        for k in reversed(strokes):  # strokes come in time order: only the last 30 s are read
+            if k.start_s < self.live.t_s - LIVE_WINDOW_S:
+                break
+            recent += 1
+        force = self.live.smoothed_force_n
+        live = self.live
+        return {
+            "type": "live",
+            "session_id": self.id,
+            "t_s": live.t_s,
+            "force_n": live.force_n,
+            "smoothed_force_n": force,
+            "force_band_n": list(tg.force_band_n),
+            "force_status": None if force is None else band_status(force, tg.force_band_n),
+            "stroke_count": len(strokes),
+            "stroke_rate_per_min_30s": recent * 60.0 / LIVE_WINDOW_S,
+            "rate_band_per_min": list(tg.rate_band_per_min),
+            "pct_strokes_in_force_band": None
+            if not strokes
+            else round(self._in_band / len(strokes) * 100, 1),
+            "over_force_strokes": self._over,
+            "session_elapsed_s": round((now_ns - self.started_ns) / 1e9, 1),
+            "session_band_min": list(tg.session_length_band_min),
+            "area": live.area,
+            "area_elapsed_s": None
+            if live.area_started_ns is None
+            else round((now_ns - live.area_started_ns) / 1e9, 1),
+            "area_band_s": list(tg.treatment_time_band_s),
+            "lost_frames": self.lost_frames,
+            "malformed_frames": self.malformed_frames,
+            "battery_low": live.battery_low,
+            "sample_host_ns": live.host_ns,
+            "last_sample_age_s": None
+            if live.host_ns is None
+            else round((now_ns - live.host_ns) / 1e9, 3),
+            "trace_t_s": live.new_t_s,
+            "trace_force_n": live.new_force_n,
+        }
+
+    def _tally(self) -> list[Stroke]:
+        """Every stroke so far, with the in-band and over-force counts brought up to date by
+        looking at the new strokes only (a snapshot must not cost O(strokes): it is taken
+        several times a second for every watched session, for 45 minutes)."""
+        strokes = self.strokes
+        low, high = self.targets.force_band_n
+        for k in strokes[self._tallied :]:
+            self._in_band += low <= k.peak_force_n <= high
+            self._over += k.peak_force_n > high
+        self._tallied = len(strokes)
+        return strokes
+
+    @property
+    def strokes(self) -> list[Stroke]:
+        """Strokes found before a restart, then this process's (one list, extended in place)."""
+        mine = [] if self.analyzer is None else self.analyzer.strokes
+        if len(self._strokes) != len(self.prior_strokes) + len(mine):
+            self._strokes.extend(mine[len(self._strokes) - len(self.prior_strokes) :])
+        return self._strokes
+
+    def summary(self) -> Summary:
+        a = self.analyzer
+        duration = 0.0
+        if self.hwm_us is not None and self.anchor_device_us is not None:
+            duration = (self.hwm_us - self.anchor_device_us) / 1e6
+        return summarize(
+            self.strokes,
+            session_duration_s=duration,
+            lost_samples=self.lost_samples_before + (a.lost_samples if a else 0),
+            incomplete_strokes=a.incomplete_strokes if a else 0,
+            bout_gap_s=AnalysisSettings().bout_gap_s,
+            blind_spans_s=a.blind_spans_s if a else [],
+        )
+
+    def persist(self, row: TreatmentSession) -> None:
+        row.anchor_ns = self.anchor_ns
+        row.rate_hz = self.rate_hz
+        row.anchor_device_us = self.anchor_device_us
+        row.device_hwm_us = self.hwm_us
+        row.samples = self.samples
+        row.lost_frames = self.lost_frames
+        row.lost_samples = self.lost_samples_before + (
+            self.analyzer.lost_samples if self.analyzer else 0
+        )
+        row.malformed_frames = self.malformed_frames
+        row.duplicate_frames = self.duplicate_frames
+        fit = self.clock.fit()
+        if fit is not None and self.anchor_ns is not None:
+            self.clock_json = fit.to_json() | {
+                "anchor_ns": self.anchor_ns,
+                "anchor_device_us": self.anchor_device_us,
+            }
+        row.clock_model = self.clock_json
+        self.dirty = self.anchor_unsaved = False
