@@ -1,12 +1,22 @@
-"""Dependencies every route uses: settings, database session, the person asking."""
+"""Dependencies every route uses: settings, database session, the live hub, who is asking.
+
+Who is asking, for each kind of caller (each is one ``Annotated`` alias):
+
+- ``CurrentUser``: a person, by bearer token or the dashboards' session cookie (with the CSRF
+  header on writes);
+- ``IngestToken``: an ingester, by its API token as a bearer token;
+- ``WebSocketUser`` and ``WebSocketIngestToken``: the same on a WebSocket handshake, refused
+  with close code 1008 before the socket is accepted.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, WebSocket, WebSocketException, status
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from strigil.api.live import LiveHub
 from strigil.api.security import (
@@ -14,32 +24,38 @@ from strigil.api.security import (
     CSRF_HEADER,
     SESSION_COOKIE,
     InvalidTokenError,
+    TokenClaims,
+    bearer_token,
     decode_access_token,
 )
 from strigil.config import Settings
-from strigil.store.models import Role, User
+from strigil.store.api_tokens import find_api_token
+from strigil.store.models import ApiToken, Role, User
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CLOSE_POLICY = 1008
+"""WebSocket close code for a handshake without a valid principal (RFC 6455: policy)."""
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+def get_settings(conn: HTTPConnection) -> Settings:
+    settings: Settings = conn.app.state.settings
     return settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as db:
+def get_db(conn: HTTPConnection) -> Iterator[Session]:
+    with conn.app.state.sessionmaker() as db:
         yield db
 
 
-def hub_of(request: Request) -> LiveHub:
+def hub_of(conn: HTTPConnection) -> LiveHub:
     """The process's live hub (store thread, live sessions, viewers)."""
-    hub: LiveHub = request.app.state.hub
+    hub: LiveHub = conn.app.state.hub
     return hub
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
+HubDep = Annotated[LiveHub, Depends(hub_of)]
 
 _UNAUTHENTICATED = HTTPException(
     status_code=status.HTTP_401_UNAUTHORIZED,
@@ -48,25 +64,35 @@ _UNAUTHENTICATED = HTTPException(
 )
 
 
+def user_of_token(db: Session, token: str, *, key: str) -> tuple[User, TokenClaims] | None:
+    """The active user an access token was issued to, and its claims; None for a missing,
+    forged or expired token, or a user deactivated or moved since."""
+    if not token:
+        return None
+    try:
+        claims = decode_access_token(token, key=key)
+    except InvalidTokenError:
+        return None
+    user = db.get(User, claims.user_id)
+    if user is None or not user.active or user.clinic_id != claims.clinic_id:
+        return None
+    return user, claims
+
+
 def get_current_user(request: Request, settings: SettingsDep, db: SessionDep) -> User:
     """The logged-in user, from a bearer token or the session cookie.
 
     A write authenticated by cookie must carry the CSRF cookie's value in the X-CSRF-Token
     header (double submit), and that value must be the one the token was issued with.
     """
-    header = request.headers.get("Authorization", "")
-    via_cookie = False
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-    else:
+    token = bearer_token(request.headers)
+    via_cookie = not token
+    if via_cookie:
         token = request.cookies.get(SESSION_COOKIE, "")
-        via_cookie = True
-    if not token:
+    found = user_of_token(db, token, key=settings.signing_key())
+    if found is None:
         raise _UNAUTHENTICATED
-    try:
-        claims = decode_access_token(token, key=settings.signing_key())
-    except InvalidTokenError:
-        raise _UNAUTHENTICATED from None
+    user, claims = found
     if via_cookie and request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or sent != request.cookies.get(CSRF_COOKIE) or sent != claims.csrf:
@@ -75,13 +101,59 @@ def get_current_user(request: Request, settings: SettingsDep, db: SessionDep) ->
                 detail=f"cookie-authenticated writes need the {CSRF_HEADER} header "
                 f"(the value of the {CSRF_COOKIE} cookie)",
             )
-    user = db.get(User, claims.user_id)
-    if user is None or not user.active or user.clinic_id != claims.clinic_id:
-        raise _UNAUTHENTICATED
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_api_token(request: Request, db: SessionDep) -> ApiToken:
+    """The ingest token sent as a bearer token (401 without a live one)."""
+    clear = bearer_token(request.headers)
+    token = find_api_token(db, clear) if clear else None
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="ingest needs an API token (strigil admin create-token) as a bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    db.commit()  # last_used_at
+    return token
+
+
+IngestToken = Annotated[ApiToken, Depends(get_api_token)]
+
+
+def get_websocket_user(websocket: WebSocket) -> User:
+    """The person behind a WebSocket handshake (bearer token or session cookie). Its own short
+    database session: a socket may stay open for an hour."""
+    token = bearer_token(websocket.headers) or websocket.cookies.get(SESSION_COOKIE, "")
+    with websocket.app.state.sessionmaker() as db:
+        found = user_of_token(db, token, key=get_settings(websocket).signing_key())
+        if found is None:
+            raise WebSocketException(CLOSE_POLICY, reason="log in first")
+        db.expunge(found[0])
+        return found[0]
+
+
+WebSocketUser = Annotated[User, Depends(get_websocket_user)]
+
+
+def get_websocket_ingest_token(websocket: WebSocket) -> ApiToken:
+    """The ingest token behind a WebSocket handshake."""
+    clear = bearer_token(websocket.headers)
+    with websocket.app.state.sessionmaker() as db:
+        token = find_api_token(db, clear) if clear else None
+        if token is None:
+            raise WebSocketException(
+                CLOSE_POLICY, reason="ingest needs an API token (strigil admin create-token)"
+            )
+        db.commit()  # last_used_at
+        db.expunge(token)
+        return token
+
+
+WebSocketIngestToken = Annotated[ApiToken, Depends(get_websocket_ingest_token)]
 
 
 def require_roles(*roles: Role):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jwt
@@ -14,6 +15,16 @@ ALGORITHM = "HS256"
 SESSION_COOKIE = "strigil_session"
 CSRF_COOKIE = "strigil_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+
+
+def bearer_token(headers: Mapping[str, str]) -> str:
+    """The token of an ``Authorization: Bearer …`` header, or "" without one.
+
+    >>> bearer_token({"Authorization": "Bearer  stg_abc "}), bearer_token({})
+    ('stg_abc', '')
+    """
+    header = headers.get("Authorization", "") or headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
 
 
 class InvalidTokenError(Exception):

@@ -17,7 +17,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from strigil.api.security import SESSION_COOKIE, InvalidTokenError, decode_access_token
+from strigil.api.deps import get_settings, user_of_token
+from strigil.api.security import SESSION_COOKIE
 from strigil.store.models import Role, User
 
 STATIC_DIR = Path(str(resources.files("strigil.dashboards"))) / "static"
@@ -65,15 +66,9 @@ def check_static_files() -> None:
 
 def _who(request: Request) -> User | None:
     token = request.cookies.get(SESSION_COOKIE, "")
-    try:
-        claims = decode_access_token(token, key=request.app.state.settings.signing_key())
-    except InvalidTokenError:
-        return None
     with request.app.state.sessionmaker() as db:
-        user: User | None = db.get(User, claims.user_id)
-        if user is None or not user.active or user.clinic_id != claims.clinic_id:
-            return None
-        return user
+        found = user_of_token(db, token, key=get_settings(request).signing_key())
+        return None if found is None else found[0]
 
 
 def _html(body: str, status_code: int = 200) -> HTMLResponse:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlalchemy import select
 
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.api.schemas import (
+    AuditOut,
+)
 from strigil.store.models import AuditEvent, Role
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-
-
-class AuditOut(BaseModel):
-    at: dt.datetime
-    action: str
-    user_id: str | None
-    detail: dict[str, Any] | None
 
 
 @router.get("", response_model=list[AuditOut], dependencies=[require_roles(Role.ADMIN)])

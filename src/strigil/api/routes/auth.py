@@ -6,29 +6,19 @@ import secrets
 import time
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from strigil.api.deps import CurrentUser, SessionDep, SettingsDep
+from strigil.api.schemas import (
+    LoginRequest,
+    TokenResponse,
+)
 from strigil.api.security import CSRF_COOKIE, SESSION_COOKIE, create_access_token
 from strigil.store.clinics import audit
 from strigil.store.models import User
 from strigil.store.passwords import verify_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=100, examples=["dana"])
-    password: str = Field(min_length=1, max_length=1000, examples=["correct horse battery"])
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in_s: int
-    role: str
-    csrf_token: str
 
 
 def _client(request: Request) -> str:

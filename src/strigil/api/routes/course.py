@@ -8,16 +8,18 @@ part of it. Drills are practice, never dose.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
-from strigil.api.deps import CurrentUser, SessionDep, hub_of
+from strigil.api.access import visible_patients
+from strigil.api.deps import CurrentUser, HubDep, SessionDep
 from strigil.api.doses import NOT_A_DRILL, area_doses, strokes_of_many, treatment_time_s
-from strigil.api.routes.patients import _visible as visible_patients
+from strigil.api.schemas import (
+    CourseOut,
+    OutcomePoint,
+    SessionDose,
+)
 from strigil.signal.strokes import stroke_columns
 from strigil.store.clinics import default_protocol_of, protocol_targets
 from strigil.store.models import Patient, Protocol, TreatmentSession, User, as_utc
@@ -25,42 +27,9 @@ from strigil.store.models import Patient, Protocol, TreatmentSession, User, as_u
 router = APIRouter(prefix="/patients", tags=["patients"])
 
 
-class SessionDose(BaseModel):
-    session_id: str
-    started_at: dt.datetime
-    status: str
-    by_you: bool = Field(description="you gave this session")
-    therapist: str | None = Field(description="username of who gave it")
-    strokes: int
-    mean_peak_force_n: float | None
-    treatment_time_s: float = Field(description="sum of bout lengths, s")
-    session_length_min: float | None = Field(description="start to stop, min (null if running)")
-    pct_in_force_band: float | None
-    force_band_n: tuple[float, float]
-    areas: list[dict[str, object]] = Field(
-        description="per body area: strokes, treatment_time_s (s), mean_peak_force_n (N)"
-    )
-
-
-class OutcomePoint(BaseModel):
-    session_id: str
-    started_at: dt.datetime
-    name: str
-    value: float
-    unit: str
-    timing: str
-
-
-class CourseOut(BaseModel):
-    patient_id: str
-    code: str
-    sessions: list[SessionDose] = Field(description="oldest first")
-    outcomes: list[OutcomePoint] = Field(description="oldest first")
-
-
 @router.get("/{patient_id}/course", response_model=CourseOut)
 async def patient_course(
-    patient_id: str, request: Request, db: SessionDep, user: CurrentUser
+    patient_id: str, hub: HubDep, db: SessionDep, user: CurrentUser
 ) -> CourseOut:
     patient = db.scalars(visible_patients(user).where(Patient.id == patient_id)).first()
     if patient is None:
@@ -74,7 +43,7 @@ async def patient_course(
         )
         .order_by(TreatmentSession.started_at)
     ).all()
-    strokes = await strokes_of_many(hub_of(request), [s.id for s in rows])
+    strokes = await strokes_of_many(hub, [s.id for s in rows])
     names = {
         u.id: u.username for u in db.scalars(select(User).where(User.clinic_id == user.clinic_id))
     }

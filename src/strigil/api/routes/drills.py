@@ -9,17 +9,21 @@ researchers have no access (training records are personnel data, not treatment d
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
-from strigil.api.deps import CurrentUser, SessionDep, hub_of, require_roles
+from strigil.api.access import visible_drills
+from strigil.api.deps import CurrentUser, HubDep, SessionDep, require_roles
 from strigil.api.doses import strokes_of
+from strigil.api.live import LiveHub
 from strigil.api.routes.sessions import finish_session
+from strigil.api.schemas import (
+    DrillIn,
+    DrillOut,
+)
 from strigil.signal.drill import score_drill
 from strigil.store.clinics import default_protocol_of, drill_target, drill_targets, protocol_targets
 from strigil.store.models import (
@@ -38,54 +42,19 @@ router = APIRouter(
 )
 
 
-class DrillIn(BaseModel):
-    tool_id: str = Field(description="the tool to practise with (GET /api/v1/tools)")
-    target_force_n: float = Field(ge=0.5, le=30, examples=[5.0], description="peak force, N")
-    target_rate_per_min: float = Field(ge=5, le=200, examples=[60.0], description="strokes/min")
-    target_strokes: int = Field(ge=3, le=500, examples=[20])
-    tolerance_pct: float = Field(
-        default=20.0, ge=5, le=50, description="a stroke is on target within this % of it"
-    )
-
-
-class DrillOut(BaseModel):
-    id: str
-    session_id: str
-    therapist_id: str | None
-    target_force_n: float = Field(description="N")
-    target_rate_per_min: float = Field(description="strokes per minute")
-    target_strokes: int
-    tolerance_pct: float
-    force_band_n: tuple[float, float]
-    rate_band_per_min: tuple[float, float]
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    running: bool
-    score: dict[str, object] | None = Field(
-        description="DrillScore: so far while running, final once finished"
-    )
-
-
-def _visible(user: User):  # type: ignore[no-untyped-def]
-    query = select(Drill).where(Drill.clinic_id == user.clinic_id)
-    if user.role is Role.THERAPIST:
-        query = query.where(Drill.therapist_id == user.id)
-    return query
-
-
 def _get(db: SessionDep, user: User, drill_id: str) -> Drill:
-    found: Drill | None = db.scalars(_visible(user).where(Drill.id == drill_id)).first()
+    found: Drill | None = db.scalars(visible_drills(user).where(Drill.id == drill_id)).first()
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no drill {drill_id}")
     return found
 
 
-async def _out(request: Request, d: Drill) -> DrillOut:
+async def _out(hub: LiveHub, d: Drill) -> DrillOut:
     target = drill_target(d)
     score = d.score
     running = d.finished_at is None
     if running:
-        strokes = await strokes_of(hub_of(request), d.session_id)
+        strokes = await strokes_of(hub, d.session_id)
         score = score_drill(strokes, target).to_json()
     return DrillOut(
         id=d.id,
@@ -105,9 +74,7 @@ async def _out(request: Request, d: Drill) -> DrillOut:
 
 
 @router.post("", response_model=DrillOut, status_code=status.HTTP_201_CREATED)
-async def start_drill(
-    body: DrillIn, request: Request, db: SessionDep, user: CurrentUser
-) -> DrillOut:
+async def start_drill(body: DrillIn, hub: HubDep, db: SessionDep, user: CurrentUser) -> DrillOut:
     """Start a drill on a tool: from now, its strokes count towards the set."""
     tool = db.get(Tool, body.tool_id)
     if tool is None or tool.clinic_id != user.clinic_id:
@@ -144,35 +111,33 @@ async def start_drill(
     )
     db.add(drill)
     db.commit()
-    await hub_of(request).start_session(session.id)
-    return await _out(request, drill)
+    await hub.start_session(session.id)
+    return await _out(hub, drill)
 
 
 @router.get("", response_model=list[DrillOut])
 async def list_drills(
-    request: Request,
+    hub: HubDep,
     db: SessionDep,
     user: CurrentUser,
     therapist_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[DrillOut]:
     """Drills you may see, newest first (admins: the clinic's, optionally one therapist's)."""
-    query = _visible(user)
+    query = visible_drills(user)
     if therapist_id is not None:
         query = query.where(Drill.therapist_id == therapist_id)
     rows = db.scalars(query.order_by(Drill.started_at.desc()).limit(limit)).all()
-    return [await _out(request, d) for d in rows]
+    return [await _out(hub, d) for d in rows]
 
 
 @router.get("/{drill_id}", response_model=DrillOut)
-async def get_drill(drill_id: str, request: Request, db: SessionDep, user: CurrentUser) -> DrillOut:
-    return await _out(request, _get(db, user, drill_id))
+async def get_drill(drill_id: str, hub: HubDep, db: SessionDep, user: CurrentUser) -> DrillOut:
+    return await _out(hub, _get(db, user, drill_id))
 
 
 @router.post("/{drill_id}/finish", response_model=DrillOut)
-async def finish_drill(
-    drill_id: str, request: Request, db: SessionDep, user: CurrentUser
-) -> DrillOut:
+async def finish_drill(drill_id: str, hub: HubDep, db: SessionDep, user: CurrentUser) -> DrillOut:
     """End the drill (its session stops) and keep its score."""
     drill = _get(db, user, drill_id)
     if drill.finished_at is not None:
@@ -180,11 +145,9 @@ async def finish_drill(
     session = db.get(TreatmentSession, drill.session_id)
     if session is not None and session.status is SessionStatus.ACTIVE:
         protocol = default_protocol_of(db, drill.clinic_id)
-        await finish_session(
-            hub_of(request), db, session, drill_targets(drill, protocol_targets(protocol))
-        )
-    strokes = await strokes_of(hub_of(request), drill.session_id)
+        await finish_session(hub, db, session, drill_targets(drill, protocol_targets(protocol)))
+    strokes = await strokes_of(hub, drill.session_id)
     drill.score = score_drill(strokes, drill_target(drill)).to_json()
     drill.finished_at = utcnow()
     db.commit()
-    return await _out(request, drill)
+    return await _out(hub, drill)

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
-from strigil.api.deps import CurrentUser, SessionDep, require_roles
-from strigil.api.live import LiveHub
+from strigil.api.deps import CurrentUser, HubDep, SessionDep, require_roles
 from strigil.store.clinics import audit
 from strigil.store.export import ExportFilter, ExportFormat, export_bundle
 from strigil.store.models import Role
@@ -29,6 +28,7 @@ router = APIRouter(prefix="/exports", tags=["exports"])
 )
 def export(
     request: Request,
+    hub: HubDep,
     db: SessionDep,
     user: CurrentUser,
     format: Annotated[ExportFormat, Query(description="table format")] = "csv",
@@ -60,7 +60,6 @@ def export(
         detail={"filter": selection.to_json(), "format": format, "sessions": sessions},
     )
     db.commit()
-    hub: LiveHub = request.app.state.hub
     factory = request.app.state.sessionmaker
 
     def on_store(fn: Callable[[TimeSeriesStore], Any]) -> Any:  # from the streaming thread

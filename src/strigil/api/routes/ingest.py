@@ -15,57 +15,33 @@ from typing import Annotated, Any
 import anyio.from_thread
 from fastapi import (
     APIRouter,
-    Depends,
     HTTPException,
     Query,
     Request,
     WebSocket,
     WebSocketDisconnect,
-    WebSocketException,
     status,
 )
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 from sqlalchemy import select
 
-from strigil.api.deps import SessionDep, SettingsDep
-from strigil.api.live import LiveHub
+from strigil.api.deps import HubDep, IngestToken, SessionDep, SettingsDep, WebSocketIngestToken
+from strigil.api.schemas import (
+    FramesStored,
+    RecordingStored,
+)
 from strigil.common.ids import check_id
 from strigil.ingest import protocol as p
 from strigil.ingest.wire import MAX_BATCH_BYTES, WireFormatError, decode_batch
 from strigil.recordings.format import SessionFileError
 from strigil.signal.errors import SignalInputError
-from strigil.store.api_tokens import find_api_token
 from strigil.store.importer import RecordingImportError, import_recording
-from strigil.store.models import ApiToken, Tool
+from strigil.store.models import Tool
 from strigil.store.timeseries import TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 MAX_UPLOAD_BYTES = 256 * 2**20
-
-
-def get_api_token(request: Request, db: SessionDep) -> ApiToken:
-    header = request.headers.get("Authorization", "")
-    clear = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    token = find_api_token(db, clear) if clear else None
-    if token is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="ingest needs an API token (strigil admin create-token) as a bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    db.commit()  # last_used_at
-    return token
-
-
-IngestToken = Annotated[ApiToken, Depends(get_api_token)]
-
-
-class RecordingStored(BaseModel):
-    session_id: str
-    samples: int
-    strokes: int
 
 
 @router.post(
@@ -87,6 +63,7 @@ class RecordingStored(BaseModel):
 )
 async def upload_recording(
     request: Request,
+    hub: HubDep,
     token: IngestToken,
     settings: SettingsDep,
     patient: Annotated[str | None, Query(description="pseudonymous patient code")] = None,
@@ -106,7 +83,6 @@ async def upload_recording(
                     detail=f"a recording may be at most {MAX_UPLOAD_BYTES // 2**20} MiB",
                 )
             fh.write(chunk)
-    hub: LiveHub = request.app.state.hub
 
     def on_store(fn: Callable[[TimeSeriesStore], None]) -> None:  # from the worker thread
         anyio.from_thread.run(hub.call, fn)
@@ -131,15 +107,6 @@ async def upload_recording(
     )
 
 
-class FramesStored(BaseModel):
-    frames: int
-    stored: int
-    duplicate_frames: int
-    malformed_frames: int
-    unassigned: int
-    session_id: str | None
-
-
 @router.post(
     "/frames",
     response_model=FramesStored,
@@ -154,6 +121,7 @@ class FramesStored(BaseModel):
 )
 async def upload_frames(
     request: Request,
+    hub: HubDep,
     token: IngestToken,
     db: SessionDep,
     serial: Annotated[str, Query(min_length=1, max_length=64, description="the tool's serial")],
@@ -181,7 +149,6 @@ async def upload_frames(
         _, records = decode_batch(bytes(body))
     except WireFormatError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-    hub: LiveHub = request.app.state.hub
     outcome = await (await hub.ingest(token.clinic_id, serial, records))
     return FramesStored(**dataclasses.asdict(outcome))
 
@@ -190,21 +157,7 @@ async def upload_frames(
 
 HELLO_TIMEOUT_S = 10.0
 MAX_BATCHES_IN_FLIGHT = 16
-CLOSE_POLICY = 1008
 CLOSE_BAD_DATA = 1007
-
-
-def _token_of(websocket: WebSocket) -> ApiToken | None:
-    header = websocket.headers.get("Authorization", "")
-    clear = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    if not clear:
-        return None
-    with websocket.app.state.sessionmaker() as db:
-        token = find_api_token(db, clear)
-        db.commit()
-        if token is not None:
-            db.expunge(token)
-        return token
 
 
 def _register_tool(websocket: WebSocket, clinic_id: str, config: p.ToolConfig) -> str:
@@ -237,7 +190,7 @@ def _parse_hello(text: str) -> p.ToolConfig:
 
 
 @router.websocket("/ws")
-async def ingest_stream(websocket: WebSocket) -> None:
+async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: HubDep) -> None:
     """Live frames from an ingester (wire format in docs/ingest.md).
 
     Authenticated by an API token (``Authorization: Bearer stg_…``). The ingester sends a JSON
@@ -246,13 +199,7 @@ async def ingest_stream(websocket: WebSocket) -> None:
     it again later). The API may send ``{"type": "tare"}``. A batch that breaks the wire
     format closes this connection only (code 1007, the reason says what is wrong).
     """
-    token = await run_in_threadpool(_token_of, websocket)
-    if token is None:
-        raise WebSocketException(
-            CLOSE_POLICY, reason="ingest needs an API token (strigil admin create-token)"
-        )
     await websocket.accept()
-    hub: LiveHub = websocket.app.state.hub
     try:
         text = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_S)
         config = _parse_hello(text)

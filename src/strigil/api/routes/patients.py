@@ -4,45 +4,17 @@ by them or treated by them); researchers de-identified rows (id and code, no fre
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
+from strigil.api.access import visible_patients
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
-from strigil.store.models import Patient, Role, TreatmentSession, User
+from strigil.api.schemas import (
+    PatientIn,
+    PatientOut,
+)
+from strigil.store.models import Patient, Role, User
 
 router = APIRouter(prefix="/patients", tags=["patients"])
-
-CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-
-
-class PatientIn(BaseModel):
-    code: str = Field(
-        pattern=CODE_PATTERN,
-        examples=["P-017"],
-        description="a pseudonymous code chosen by the clinic: never a name (no spaces)",
-    )
-    condition: str | None = Field(default=None, max_length=500, examples=["lateral epicondylalgia"])
-    body_area_notes: str | None = Field(
-        default=None, max_length=2000, examples=["right forearm, extensor origin"]
-    )
-
-
-class PatientOut(BaseModel):
-    id: str
-    code: str
-    condition: str | None = None
-    body_area_notes: str | None = None
-
-
-def _visible(user: User):  # type: ignore[no-untyped-def]
-    """The patients this person may see, as a query."""
-    query = select(Patient).where(Patient.clinic_id == user.clinic_id)
-    if user.role is Role.THERAPIST:
-        treated = select(TreatmentSession.patient_id).where(
-            TreatmentSession.therapist_id == user.id
-        )
-        query = query.where(or_(Patient.created_by_id == user.id, Patient.id.in_(treated)))
-    return query
 
 
 def _out(p: Patient, user: User) -> PatientOut:
@@ -55,12 +27,12 @@ def _out(p: Patient, user: User) -> PatientOut:
 
 @router.get("", response_model=list[PatientOut], response_model_exclude_none=True)
 def list_patients(db: SessionDep, user: CurrentUser) -> list[PatientOut]:
-    return [_out(p, user) for p in db.scalars(_visible(user).order_by(Patient.code)).all()]
+    return [_out(p, user) for p in db.scalars(visible_patients(user).order_by(Patient.code)).all()]
 
 
 @router.get("/{patient_id}", response_model=PatientOut, response_model_exclude_none=True)
 def get_patient(patient_id: str, db: SessionDep, user: CurrentUser) -> PatientOut:
-    found = db.scalars(_visible(user).where(Patient.id == patient_id)).first()
+    found = db.scalars(visible_patients(user).where(Patient.id == patient_id)).first()
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no patient {patient_id}")
     return _out(found, user)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
-from strigil.api.deps import CurrentUser, SessionDep, hub_of, require_roles
+from strigil.api.deps import CurrentUser, HubDep, SessionDep, require_roles
 from strigil.api.doses import NOT_A_DRILL, strokes_of_many
+from strigil.api.schemas import (
+    PracticeOut,
+    TherapistPractice,
+)
 from strigil.signal.practice import SessionStrokes, practice_figures, weekly_trend
 from strigil.store.clinics import protocol_targets
 from strigil.store.models import (
@@ -36,29 +39,9 @@ DEFAULT_PERIOD = dt.timedelta(weeks=12)
 MAX_SESSIONS = 2000
 
 
-class TherapistPractice(BaseModel):
-    therapist_id: str
-    username: str
-    figures: dict[str, object] = Field(
-        description="distributions (peak_force_n N, duration_s s, rate_per_min 1/min: n, mean, "
-        "cv_pct, p10…p90), adherence %, peak-force histogram"
-    )
-    weekly: list[dict[str, object]] = Field(description="per ISO week, oldest first")
-    drills: list[dict[str, object]] = Field(description="finished drills: when, targets, score")
-
-
-class PracticeOut(BaseModel):
-    since: dt.datetime
-    until: dt.datetime
-    clinic: dict[str, object] | None = Field(
-        description="the same figures over every therapist shown (admins only)"
-    )
-    therapists: list[TherapistPractice]
-
-
 @router.get("", response_model=PracticeOut)
 async def practice(
-    request: Request,
+    hub: HubDep,
     db: SessionDep,
     user: CurrentUser,
     since: dt.datetime | None = None,
@@ -98,7 +81,7 @@ async def practice(
         )
     clinic_protocols = db.scalars(select(Protocol).where(Protocol.clinic_id == user.clinic_id))
     protocols = {p.id: protocol_targets(p) for p in clinic_protocols}
-    strokes = await strokes_of_many(hub_of(request), [s.id for s in rows])
+    strokes = await strokes_of_many(hub, [s.id for s in rows])
     by_therapist: dict[str, list[SessionStrokes]] = {}
     for s in rows:
         ended = s.ended_at if s.ended_at is not None else s.started_at

@@ -19,18 +19,17 @@ from fastapi import (
     APIRouter,
     HTTPException,
     Query,
-    Request,
     WebSocket,
     WebSocketDisconnect,
     WebSocketException,
     status,
 )
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
-from strigil.api.deps import CurrentUser, SessionDep, hub_of, require_roles
+from strigil.api.access import visible_patients, visible_sessions
+from strigil.api.deps import CurrentUser, HubDep, SessionDep, WebSocketUser, require_roles
 from strigil.api.doses import area_doses
 from strigil.api.live import (
     FELL_BEHIND,
@@ -40,7 +39,20 @@ from strigil.api.live import (
     LiveSession,
     StopResult,
 )
-from strigil.api.security import SESSION_COOKIE, InvalidTokenError, decode_access_token
+from strigil.api.schemas import (
+    AreaIn,
+    AreaOut,
+    OutcomeIn,
+    OutcomeOut,
+    ScoreOut,
+    SessionIn,
+    SessionOut,
+    SessionPatch,
+    StrokeOut,
+    SummaryFigures,
+    SummaryOut,
+    TraceOut,
+)
 from strigil.signal.scoring import ProtocolTargets, score_session
 from strigil.signal.strokes import Stroke, Summary
 from strigil.store.clinics import default_protocol_of, protocol_targets
@@ -52,8 +64,6 @@ from strigil.store.models import (
     Protocol,
     Role,
     SessionStatus,
-    Side,
-    Timing,
     Tool,
     TreatmentSession,
     User,
@@ -72,106 +82,9 @@ RUNS_SESSIONS = require_roles(Role.ADMIN, Role.THERAPIST)
 MAX_TRACE_POINTS = 20_000
 
 
-class SessionIn(BaseModel):
-    tool_id: str = Field(examples=["3f1c…"], description="the tool used (GET /api/v1/tools)")
-    patient_id: str | None = Field(default=None, description="a patient of yours, if any")
-    protocol_id: str | None = Field(
-        default=None, description="the protocol to score against; default: the clinic's default"
-    )
-    notes: str | None = Field(default=None, max_length=5000)
-
-
-class SessionPatch(BaseModel):
-    notes: str | None = Field(default=None, max_length=5000, examples=["pain eased after 10 min"])
-
-
-class AreaIn(BaseModel):
-    area: str = Field(min_length=1, max_length=100, examples=["forearm extensors"])
-    side: Side = Field(default=Side.NONE, examples=["right"])
-
-
-class AreaOut(AreaIn):
-    id: str
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-
-
-class OutcomeIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100, examples=["pain NRS"])
-    value: float = Field(allow_inf_nan=False, examples=[3.0])
-    unit: str = Field(min_length=1, max_length=30, examples=["0-10"])
-    timing: Timing = Field(default=Timing.NONE, examples=["after"])
-
-
-class OutcomeOut(OutcomeIn):
-    id: str
-
-
-class SessionOut(BaseModel):
-    id: str
-    status: SessionStatus
-    kind: str = Field(description="treatment, or drill (practice: never counted as dose)")
-    therapist_id: str | None
-    patient_id: str | None
-    patient_code: str | None
-    tool_id: str | None
-    protocol_id: str | None
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    samples: int = Field(description="samples stored")
-    lost_frames: int
-    lost_samples: int
-    malformed_frames: int
-    duplicate_frames: int = Field(description="frames sent twice and stored once")
-    rate_hz: int | None
-    clock_model: dict[str, Any] | None = Field(
-        description="device→host clock fit (offset_s, drift_ppm, residual_us) and the anchor"
-    )
-    algorithm_version: str
-    interruptions: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="where the live analysis was interrupted (API restart): kind, at, t_s "
-        "(session time up to which samples were durable); no sample is missing there",
-    )
-    notes: str | None = Field(default=None, description="not shown to researchers")
-    areas: list[AreaOut]
-    outcomes: list[OutcomeOut]
-
-
-class SummaryOut(BaseModel):
-    session_id: str
-    live: bool = Field(description="true while the session runs: figures so far")
-    summary: dict[str, object] = Field(description="the summary keys of tool-profile.md")
-    score: dict[str, object] = Field(description="against the protocol's target bands")
-    targets: dict[str, object]
-    areas: list[dict[str, object]] = Field(
-        default_factory=list,
-        description="per body area: strokes, treatment_time_s (s), mean_peak_force_n (N)",
-    )
-
-
-class TraceOut(BaseModel):
-    session_id: str
-    every_s: float = Field(description="bucket length, s")
-    t_s: list[float] = Field(
-        description="bucket starts, s from the session's first sample; buckets align to the "
-        "wall clock, so the first may start before 0"
-    )
-    mean_n: list[float]
-    min_n: list[float]
-    max_n: list[float]
-
-
-def _visible(user: User):  # type: ignore[no-untyped-def]
-    query = select(TreatmentSession).where(TreatmentSession.clinic_id == user.clinic_id)
-    if user.role is Role.THERAPIST:
-        query = query.where(TreatmentSession.therapist_id == user.id)
-    return query
-
-
 def _get(db: SessionDep, user: User, session_id: str) -> TreatmentSession:
     found: TreatmentSession | None = db.scalars(
-        _visible(user).where(TreatmentSession.id == session_id)
+        visible_sessions(user).where(TreatmentSession.id == session_id)
     ).first()
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no session {session_id}")
@@ -255,15 +168,13 @@ def _protocol(db: SessionDep, s: TreatmentSession) -> Protocol:
     "", response_model=SessionOut, status_code=status.HTTP_201_CREATED, dependencies=[RUNS_SESSIONS]
 )
 async def start_session(
-    body: SessionIn, request: Request, db: SessionDep, user: CurrentUser
+    body: SessionIn, hub: HubDep, db: SessionDep, user: CurrentUser
 ) -> SessionOut:
     """Start a session with a tool; its frames are stored from now until it is stopped."""
     tool = db.get(Tool, body.tool_id)
     if tool is None or tool.clinic_id != user.clinic_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no tool {body.tool_id}")
     if body.patient_id is not None:
-        from strigil.api.routes.patients import _visible as visible_patients
-
         found = db.scalars(visible_patients(user).where(Patient.id == body.patient_id)).first()
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no patient {body.patient_id}")
@@ -298,7 +209,7 @@ async def start_session(
     )
     db.add(s)
     db.commit()
-    await hub_of(request).start_session(s.id)
+    await hub.start_session(s.id)
     return _out(db, s, user)
 
 
@@ -313,7 +224,7 @@ def list_sessions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[SessionOut]:
     """Sessions you may see, newest first."""
-    query = _visible(user)
+    query = visible_sessions(user)
     if status_ is not None:
         query = query.where(TreatmentSession.status == status_)
     if patient_id is not None:
@@ -327,9 +238,9 @@ def list_sessions(
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-def get_session(session_id: str, request: Request, db: SessionDep, user: CurrentUser) -> SessionOut:
+def get_session(session_id: str, hub: HubDep, db: SessionDep, user: CurrentUser) -> SessionOut:
     s = _get(db, user, session_id)
-    return _out(db, s, user, hub_of(request).live(s.id))
+    return _out(db, s, user, hub.live(s.id))
 
 
 @router.patch("/{session_id}", response_model=SessionOut, dependencies=[RUNS_SESSIONS])
@@ -361,17 +272,17 @@ async def finish_session(
 
 @router.post("/{session_id}/stop", response_model=SummaryOut, dependencies=[RUNS_SESSIONS])
 async def stop_session(
-    session_id: str, request: Request, db: SessionDep, user: CurrentUser
+    session_id: str, hub: HubDep, db: SessionDep, user: CurrentUser
 ) -> SummaryOut:
     """Stop: the analysis finishes, strokes and the summary are stored, the score returned."""
     s = _running(db, user, session_id)
     protocol = _protocol(db, s)
-    result = await finish_session(hub_of(request), db, s, protocol_targets(protocol))
+    result = await finish_session(hub, db, s, protocol_targets(protocol))
     return SummaryOut(
         session_id=s.id,
         live=False,
-        summary=result.summary.to_json(),
-        score=result.score.to_json(),
+        summary=SummaryFigures.model_validate(result.summary.to_json()),
+        score=ScoreOut.model_validate(result.score.to_json()),
         targets=_targets_json(protocol),
     )
 
@@ -380,7 +291,7 @@ async def stop_session(
 def change_area(
     session_id: str,
     body: AreaIn,
-    request: Request,
+    hub: HubDep,
     db: SessionDep,
     user: Annotated[User, RUNS_SESSIONS],
 ) -> AreaOut:
@@ -393,7 +304,7 @@ def change_area(
     segment = AreaSegment(session_id=s.id, area=body.area, side=body.side, started_at=now)
     db.add(segment)
     db.commit()
-    hub_of(request).set_area(s.id, body.area, int(now.timestamp() * 1e9))
+    hub.set_area(s.id, body.area, int(now.timestamp() * 1e9))
     return AreaOut(
         id=segment.id, area=segment.area, side=segment.side, started_at=now, ended_at=None
     )
@@ -415,15 +326,11 @@ def add_outcome(
 
 
 @router.post("/{session_id}/tare", status_code=202, dependencies=[RUNS_SESSIONS])
-async def tare(
-    session_id: str, request: Request, db: SessionDep, user: CurrentUser
-) -> dict[str, str]:
+async def tare(session_id: str, hub: HubDep, db: SessionDep, user: CurrentUser) -> dict[str, str]:
     """Ask the tool to zero its force (nothing may touch the edge); sent to its ingester."""
     s = _running(db, user, session_id)
     tool = db.get(Tool, s.tool_id) if s.tool_id else None
-    if tool is None or not await hub_of(request).send_to_tool(
-        s.clinic_id, tool.serial, {"type": "tare"}
-    ):
+    if tool is None or not await hub.send_to_tool(s.clinic_id, tool.serial, {"type": "tare"}):
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             detail="the tool's ingester is not connected: switch the tool on and start "
@@ -452,13 +359,13 @@ def _no_data(session_id: str) -> HTTPException:
     )
 
 
-@router.get("/{session_id}/strokes")
+@router.get("/{session_id}/strokes", response_model=list[StrokeOut])
 async def list_strokes(
-    session_id: str, request: Request, db: SessionDep, user: CurrentUser
+    session_id: str, hub: HubDep, db: SessionDep, user: CurrentUser
 ) -> list[dict[str, object]]:
     """Every stroke (keys of tool-profile.md; times in s from the session's first sample)."""
     s = _get(db, user, session_id)
-    hub = hub_of(request)
+    hub = hub
     live = hub.live(s.id)
     if live is not None:
         return await hub.call(lambda _st: [k.to_json() for k in live.strokes])
@@ -471,13 +378,13 @@ async def list_strokes(
 
 @router.get("/{session_id}/summary", response_model=SummaryOut)
 async def get_summary(
-    session_id: str, request: Request, db: SessionDep, user: CurrentUser
+    session_id: str, hub: HubDep, db: SessionDep, user: CurrentUser
 ) -> SummaryOut:
     """The summary and the protocol score (so far, while the session runs)."""
     s = _get(db, user, session_id)
     protocol = _protocol(db, s)
     targets = protocol_targets(protocol)
-    hub = hub_of(request)
+    hub = hub
     live = hub.live(s.id)
     areas = max(len(s.segments), 1)
     if live is not None:
@@ -516,8 +423,8 @@ async def get_summary(
     return SummaryOut(
         session_id=s.id,
         live=live is not None,
-        summary=summary_json,
-        score=score_json,
+        summary=SummaryFigures.model_validate(summary_json),
+        score=ScoreOut.model_validate(score_json),
         targets=_targets_json(protocol),
         areas=area_doses(strokes, s.segments, anchor_ns),
     )
@@ -526,7 +433,7 @@ async def get_summary(
 @router.get("/{session_id}/trace", response_model=TraceOut)
 async def force_trace(
     session_id: str,
-    request: Request,
+    hub: HubDep,
     db: SessionDep,
     user: CurrentUser,
     start_s: Annotated[float, Query(ge=0, le=1e6, description="from, s")] = 0.0,
@@ -569,40 +476,30 @@ async def force_trace(
             max_n=trace.max_n.round(3).tolist(),
         )
 
-    return await hub_of(request).call(read)
+    return await hub.call(read)
 
 
 # --- live view ---------------------------------------------------------------------------
 
 
-def _viewer(websocket: WebSocket, session_id: str) -> bool:
-    """Whether the person behind this socket (bearer token or session cookie) may see it."""
-    header = websocket.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    token = token or websocket.cookies.get(SESSION_COOKIE, "")
-    settings = websocket.app.state.settings
-    try:
-        claims = decode_access_token(token, key=settings.signing_key())
-    except InvalidTokenError:
-        return False
+def _may_watch(websocket: WebSocket, user: User, session_id: str) -> bool:
+    """Whether this person may watch this session: one they may see, and running."""
     with websocket.app.state.sessionmaker() as db:
-        user = db.get(User, claims.user_id)
-        if user is None or not user.active or user.clinic_id != claims.clinic_id:
-            return False
-        found = db.scalars(_visible(user).where(TreatmentSession.id == session_id)).first()
+        found = db.scalars(visible_sessions(user).where(TreatmentSession.id == session_id)).first()
         return found is not None and found.status is SessionStatus.ACTIVE
 
 
 @router.websocket("/{session_id}/live")
-async def live_view(websocket: WebSocket, session_id: str) -> None:
+async def live_view(
+    websocket: WebSocket, session_id: str, user: WebSocketUser, hub: HubDep
+) -> None:
     """The running session's live state, a JSON message per ingest group (several a second):
     force against the band, strokes, rate, session and area time, link quality, and the new
     samples for the scrolling trace. Closed with 1000 when the session stops, 1012 when the
     server shuts down, and 1013 for a viewer that does not keep up (it may reconnect)."""
-    if not await run_in_threadpool(_viewer, websocket, session_id):
+    if not await run_in_threadpool(_may_watch, websocket, user, session_id):
         raise WebSocketException(1008, reason="log in, and watch a running session of yours")
     await websocket.accept()
-    hub = hub_of(websocket)  # type: ignore[arg-type]
     subscription = hub.watch(session_id)
     queue = subscription.queue
 

@@ -3,43 +3,21 @@ read (a session names its tool, and a researcher needs its calibration)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.api.schemas import (
+    CalibrationIn,
+    CalibrationOut,
+    ToolIn,
+    ToolOut,
+)
 from strigil.common.ids import check_id
 from strigil.store.models import Calibration, Role, Tool
 
 router = APIRouter(prefix="/tools", tags=["tools"])
 ADMIN = require_roles(Role.ADMIN)
-
-
-class CalibrationIn(BaseModel):
-    calibrated_at: dt.datetime = Field(examples=["2026-11-01T09:00:00Z"])
-    force_gain: float = Field(gt=0, examples=[1.012])
-    force_offset_n: float = Field(ge=-50, le=50, examples=[-0.03])
-    reference: str | None = Field(
-        default=None, max_length=2000, examples=["5 kg reference mass, 3 repeats"]
-    )
-
-
-class CalibrationOut(CalibrationIn):
-    id: str
-
-
-class ToolIn(BaseModel):
-    serial: str = Field(min_length=1, max_length=64, examples=["IASTM-0042"])
-    model: str | None = Field(default=None, max_length=100, examples=["S1"])
-    firmware: str | None = Field(default=None, max_length=50, examples=["1.2.0"])
-    contact_area_mm2: float | None = Field(default=None, gt=0, le=10_000, examples=[60.0])
-
-
-class ToolOut(ToolIn):
-    id: str
-    calibrations: list[CalibrationOut]
 
 
 def _out(tool: Tool) -> ToolOut:

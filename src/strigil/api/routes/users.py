@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from strigil.api.deps import CurrentUser, SessionDep, require_roles
+from strigil.api.schemas import (
+    UserChange,
+    UserIn,
+    UserOut,
+)
 from strigil.store.clinics import create_user
 from strigil.store.models import Clinic, Role, User
 from strigil.store.passwords import WeakPasswordError
 
 router = APIRouter(prefix="/users", tags=["users"])
 ADMIN = require_roles(Role.ADMIN)
-
-
-class UserOut(BaseModel):
-    id: str
-    username: str
-    role: str
-    clinic_id: str
-    active: bool = True
-
-
-class UserIn(BaseModel):
-    username: str = Field(
-        min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$", examples=["dana"]
-    )
-    role: Role = Field(examples=["therapist"])
-    password: str = Field(min_length=1, max_length=1000, examples=["correct horse battery"])
-
-
-class UserChange(BaseModel):
-    role: Role | None = None
-    active: bool | None = None
 
 
 def _out(user: User) -> UserOut:
