@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from strigil.api.app import create_app
+from strigil.server import create_app
 from strigil.api.deps import require_roles
 from strigil.api.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, create_access_token
 from strigil.config import ConfigError, Settings

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from strigil.api.app import create_app
+from strigil.server import create_app
 from strigil.config import Settings
 from strigil.recordings.files import write_session_csv
 from strigil.signal.simulate import simulate_session

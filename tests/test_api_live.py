@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from strigil.api.app import create_app
+from strigil.server import create_app
 from strigil.config import Settings
 from strigil.ingest import protocol as p
 from strigil.ingest.replay import samples_to_frames

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from strigil.api.app import create_app
+from strigil.server import create_app
 from strigil.config import Settings
 from strigil.store.clinics import create_clinic, create_user
 from strigil.store.database import open_database

@@ -31,6 +31,7 @@ from strigil.common.backoff import backoff_s
 from strigil.common.ids import check_id
 from strigil.common.spool import DiskQueue, SpoolFullError
 from strigil.ingest import protocol as p
+from strigil.ingest.errors import RefusedBatchError
 from strigil.ingest.wire import BATCH_HEADER, decode_batch, encode_batch
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ def ws_url(api_url: str) -> str:
     if base.startswith("http://"):
         return "ws://" + base[7:] + WS_PATH
     raise ValueError(f"the API URL must start with http:// or https://, not {api_url!r}")
-
-
-class RefusedBatchError(Exception):
-    """The API could not store a batch (it said why); it stays spooled and is sent again."""
 
 
 @dataclass

@@ -20,6 +20,11 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from strigil.ingest.errors import InvalidCommandError as InvalidCommandError
+from strigil.ingest.errors import MalformedFrameError as MalformedFrameError
+from strigil.ingest.errors import ProtocolError as ProtocolError
+from strigil.ingest.errors import ToolConfigError as ToolConfigError
+
 PROFILE_VERSION: Final = 1
 
 _BASE = "843b{:04x}-2651-412d-890f-fb798202b6b6"
@@ -76,25 +81,6 @@ class FrameFlags(enum.IntFlag):
 _KNOWN_FLAGS: Final = int(
     FrameFlags.SATURATED | FrameFlags.FIRST_AFTER_TARE | FrameFlags.BATTERY_LOW
 )
-
-
-class ProtocolError(ValueError):
-    """Base class of everything in the tool profile that does not follow it."""
-
-
-class MalformedFrameError(ProtocolError):
-    """A sample-stream notification that is not a valid profile-v1 frame.
-
-    Count it and drop it; never guess at its contents.
-    """
-
-
-class InvalidCommandError(ProtocolError):
-    """A control-point write that is not a valid command (the tool answers with an ATT error)."""
-
-
-class ToolConfigError(ProtocolError):
-    """The tool-config characteristic does not hold the JSON object the profile describes."""
 
 
 @dataclass(frozen=True, slots=True)

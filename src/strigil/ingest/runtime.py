@@ -1,4 +1,5 @@
-"""Wiring for `strigil ingest` and `strigil virtual-tool`: links, transports, output paths.
+"""Wiring of the ingest side, shared by `strigil ingest`, `strigil virtual-tool` and the demo:
+links, transports, output paths, and running an ingester with its forwarder.
 
 - In-process: virtual tools and the ingester's host share one ``LocalLink``.
 - Across processes: ``strigil virtual-tool --hci tcp-server:HOST:PORT`` runs its tools on a
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 
 from strigil.ingest.bumble_backend import BumbleCentral, BumbleClient, BumbleScanner
+from strigil.ingest.forwarder import ApiForwarder
+from strigil.ingest.ingester import Ingester
 from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
 
 CENTRAL_ADDRESS = "F1:F1:F1:F1:F1:F1"
@@ -104,3 +108,29 @@ def output_paths(output: str):  # type: ignore[no-untyped-def]
         return assigned[serial]
 
     return path_for
+
+
+async def virtual_central(count: int, options: VirtualToolOptions) -> BumbleCentral:
+    """``count`` virtual tools and the ingester's central on one in-process ``LocalLink``."""
+    link = LocalLink()  # type: ignore[no-untyped-call]
+    await start_virtual_tools(link, count, options)
+    return BumbleCentral(device_on_link(link, CENTRAL_ADDRESS))
+
+
+@contextlib.asynccontextmanager
+async def running_ingester(
+    ingester: Ingester, forwarder: ApiForwarder | None, *, drain_s: float
+) -> AsyncIterator[Ingester]:
+    """Run the ingester while the block runs; then stop its links and give the forwarder
+    ``drain_s`` to deliver what is spooled (what it cannot, stays spooled for next time)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingester.run(stop))
+    try:
+        yield ingester
+    finally:
+        stop.set()
+        try:
+            await task
+        finally:
+            if forwarder is not None:
+                await forwarder.close(drain_s=drain_s)

@@ -16,15 +16,13 @@ import struct
 from collections.abc import Sequence
 from typing import Final
 
+from strigil.ingest.errors import WireFormatError as WireFormatError
+
 BATCH_HEADER: Final = struct.Struct("<Q")
 RECORD_HEADER: Final = struct.Struct("<QH")
 MAX_FRAME_BYTES: Final = 512
 """A notification is at most ATT MTU − 3 = 514 bytes; the profile's frames are smaller."""
 MAX_BATCH_BYTES: Final = 4 * 2**20
-
-
-class WireFormatError(ValueError):
-    """A batch that does not follow the wire format; the message says where it breaks."""
 
 
 def encode_batch(batch_id: int, records: Sequence[tuple[int, bytes]]) -> bytes:

@@ -24,19 +24,22 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from strigil import __version__
 from strigil.signal.strokes import Stroke, Summary
+from strigil.store.errors import ExportFilterError
 from strigil.store.models import (
     AreaSegment,
+    Clinic,
     Drill,
     Patient,
     Protocol,
     SessionStatus,
     Tool,
     TreatmentSession,
+    User,
 )
 from strigil.store.timeseries import SAMPLE_FIELDS, TimeSeriesStore, UnknownSessionError
 
@@ -56,6 +59,10 @@ class ExportFilter:
     protocol_id: str | None = None
     body_area: str | None = None
     tool_id: str | None = None
+
+    def count(self, db: Session) -> int:
+        """How many sessions the filter selects."""
+        return db.scalar(select(func.count()).select_from(self.query().subquery())) or 0
 
     def query(self) -> Select[Any]:
         q = select(TreatmentSession).where(
@@ -148,6 +155,52 @@ DICTIONARY: tuple[tuple[str, str, str, str], ...] = (
 SESSION_COLUMNS = tuple(c for f, c, _, _ in DICTIONARY if f == "sessions")
 STROKE_COLUMNS = tuple(c for f, c, _, _ in DICTIONARY if f == "strokes")
 SAMPLE_COLUMNS = ("t_s", *SAMPLE_FIELDS)
+
+
+def filter_by_names(
+    db: Session,
+    *,
+    clinic_name: str | None,
+    therapist_username: str | None = None,
+    tool_serial: str | None = None,
+    protocol_id: str | None = None,
+    body_area: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> ExportFilter:
+    """A filter from the names a person types (``strigil export``): the clinic by name (may be
+    left out when there is one), a therapist by username, a tool by serial. Raises
+    ExportFilterError naming what does not exist."""
+    clinics = db.scalars(select(Clinic).order_by(Clinic.name)).all()
+    chosen = [c for c in clinics if clinic_name is None or c.name == clinic_name]
+    if len(chosen) != 1:
+        names = ", ".join(c.name for c in clinics) or "none"
+        raise ExportFilterError(f"say which clinic with --clinic (clinics: {names})")
+    clinic = chosen[0]
+    therapist_id = tool_id = None
+    if therapist_username is not None:
+        user = db.scalars(
+            select(User).where(User.clinic_id == clinic.id, User.username == therapist_username)
+        ).first()
+        if user is None:
+            raise ExportFilterError(f"no user {therapist_username!r} in {clinic.name}")
+        therapist_id = user.id
+    if tool_serial is not None:
+        tool = db.scalars(
+            select(Tool).where(Tool.clinic_id == clinic.id, Tool.serial == tool_serial)
+        ).first()
+        if tool is None:
+            raise ExportFilterError(f"no tool {tool_serial!r} in {clinic.name}")
+        tool_id = tool.id
+    return ExportFilter(
+        clinic_id=clinic.id,
+        since=since,
+        until=until,
+        therapist_id=therapist_id,
+        protocol_id=protocol_id,
+        body_area=body_area,
+        tool_id=tool_id,
+    )
 
 
 class _Pipe(io.RawIOBase):

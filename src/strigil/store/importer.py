@@ -19,14 +19,11 @@ from strigil.signal.scoring import score_session
 from strigil.store import open_timeseries
 from strigil.store.clinics import create_clinic, default_protocol_of, protocol_targets
 from strigil.store.database import open_database
+from strigil.store.errors import RecordingImportError as RecordingImportError
 from strigil.store.models import Clinic, Patient, SessionStatus, Tool, TreatmentSession
 from strigil.store.timeseries import TimeSeriesStore
 
 WRITE_CHUNK_SAMPLES = 50_000
-
-
-class RecordingImportError(ValueError):
-    """The file cannot be imported as asked; the message says what to change."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from strigil.store.errors import WeakPasswordError as WeakPasswordError
+
 _HASHER = PasswordHasher()
 MIN_PASSWORD_CHARS = 10
-
-
-class WeakPasswordError(ValueError):
-    """A password too short to set; the message says the minimum."""
 
 
 def hash_password(password: str) -> str:

@@ -27,6 +27,11 @@ from numpy.typing import ArrayLike, NDArray
 from strigil.common import ids
 from strigil.recordings.format import COLUMNS
 from strigil.signal.strokes import Stroke
+from strigil.store.errors import InvalidSamplesError as InvalidSamplesError
+from strigil.store.errors import StoreUnavailableError as StoreUnavailableError
+from strigil.store.errors import TimeSeriesError as TimeSeriesError
+from strigil.store.errors import UnknownSessionError as UnknownSessionError
+from strigil.store.errors import WriteQueueFullError as WriteQueueFullError
 
 SAMPLE_FIELDS: Final = COLUMNS[1:]
 """Field names of a sample: the CSV's columns after ``t_s``."""
@@ -50,32 +55,6 @@ MAX_T_NS: Final = 7_258_118_400 * 10**9
 
 Int64Array = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
-
-
-class TimeSeriesError(Exception):
-    """Base of the time-series store's errors."""
-
-
-class InvalidSamplesError(TimeSeriesError, ValueError):
-    """Samples that cannot be stored (shape, NaN, out of range, time): nothing was written."""
-
-
-class UnknownSessionError(TimeSeriesError, KeyError):
-    """A write or read for a session that was never begun (or was deleted)."""
-
-    def __str__(self) -> str:  # KeyError quotes its argument; say it plainly
-        return str(self.args[0])
-
-
-class StoreUnavailableError(TimeSeriesError):
-    """The backend cannot be reached for a read (writes queue instead)."""
-
-
-class WriteQueueFullError(TimeSeriesError):
-    """The on-disk write queue reached its limit while the backend was unreachable.
-
-    The batch that did not fit was not accepted; everything accepted before is kept.
-    """
 
 
 def check_id(kind: str, value: str) -> str:

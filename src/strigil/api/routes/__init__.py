@@ -1,1 +1,1 @@
-"""One router module per resource, gathered in strigil.api.app."""
+"""One router module per resource, gathered in :mod:`strigil.api.router`."""

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import anyio.from_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
 
 from strigil.api.deps import CurrentUser, HubDep, SessionDep, require_roles
 from strigil.store.clinics import audit
@@ -51,7 +50,7 @@ def export(
         body_area=body_area,
         tool_id=tool_id,
     )
-    sessions = db.scalar(select(func.count()).select_from(selection.query().subquery())) or 0
+    sessions = selection.count(db)
     audit(
         db,
         "export",

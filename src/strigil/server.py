@@ -1,4 +1,8 @@
-"""The FastAPI application (``strigil serve``)."""
+"""The composition root: the FastAPI application of ``strigil serve``.
+
+The one place where the layers meet: the API's routers, the dashboards' pages, the stores
+chosen by the settings and the live hub are put together here, and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,11 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from strigil import __version__
 from strigil.api.live import LiveHub
-from strigil.api.routes import (
-    audit,
-    auth,
-    course,
-    drills,
-    exports,
-    ingest,
-    patients,
-    practice,
-    protocols,
-    sessions,
-    tools,
-    users,
-)
+from strigil.api.router import api_router
 from strigil.api.security import LoginLimiter
 from strigil.config import Settings
 from strigil.dashboards.pages import mount_dashboards
@@ -57,25 +48,6 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="strigil", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
-    api = APIRouter(prefix="/api/v1")
-
-    @api.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        """For load balancers and health checks; says nothing about any clinic."""
-        return {"status": "ok", "version": __version__}
-
-    api.include_router(auth.router)
-    api.include_router(users.router)
-    api.include_router(tools.router)
-    api.include_router(protocols.router)
-    api.include_router(patients.router)
-    api.include_router(course.router)
-    api.include_router(drills.router)
-    api.include_router(practice.router)
-    api.include_router(sessions.router)
-    api.include_router(ingest.router)
-    api.include_router(audit.router)
-    api.include_router(exports.router)
-    app.include_router(api)
+    app.include_router(api_router())
     mount_dashboards(app)
     return app

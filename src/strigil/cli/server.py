@@ -1,0 +1,68 @@
+"""Commands that run the service: ``serve`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from strigil.cli.errors import CliError, settings_or_fail
+
+
+def register(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the HTTP API (settings from STRIGIL_*)")
+    serve.set_defaults(func=serve_command)
+
+    demo = sub.add_parser(
+        "demo", help="the whole service with virtual tools, a demo clinic and its users"
+    )
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--tools", type=int, default=2, help="virtual tools streaming")
+    demo.add_argument("--seconds", type=float, default=None, help="stop after (default: Ctrl-C)")
+    demo.add_argument(
+        "--data-dir", default="demo-output/strigil-demo", help="emptied and filled afresh"
+    )
+    demo.set_defaults(func=demo_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from strigil.config import ConfigError
+    from strigil.server import create_app
+
+    settings = settings_or_fail()
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    uvicorn.run(
+        app,
+        host=settings.bind_host,
+        port=settings.bind_port,
+        log_level="info",
+        ws_per_message_deflate=False,  # small frames: compression costs more than it saves
+    )
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from strigil.demo.service import run_demo
+
+    try:
+        code = asyncio.run(
+            run_demo(
+                Path(args.data_dir),
+                port=args.port,
+                tools=args.tools,
+                seconds=args.seconds,
+                say=lambda line: print(line, flush=True),
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    if code:
+        raise CliError(f"port {args.port} is taken: give another with --port", exit_code=code)
+    return 0

@@ -1,0 +1,228 @@
+"""Commands next to the tools: ``virtual-tool`` and ``ingest``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from strigil.cli.errors import CliError, check_rate
+
+DEFAULT_SPOOL = Path.home() / ".local/share/strigil/forward-spool"
+
+
+def _tool_behaviour(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--minutes", type=float, default=45.0, help="simulated session, min")
+    cmd.add_argument("--seed", type=int, default=1, help="seed of the simulated sessions")
+    cmd.add_argument("--scenario", default="mixed", help="simulator scenario")
+    cmd.add_argument(
+        "--drop-every", type=int, default=0, metavar="N", help="test: skip every N-th frame"
+    )
+    cmd.add_argument(
+        "--malformed-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="test: send every N-th frame malformed",
+    )
+    cmd.add_argument(
+        "--drift-ppm",
+        type=float,
+        default=0.0,
+        help="test: device clock error against the host, ppm",
+    )
+
+
+def register(sub: Any) -> None:
+    vt = sub.add_parser(
+        "virtual-tool",
+        help="run virtual tools (bumble GATT peripherals) reachable through an HCI transport",
+    )
+    vt.add_argument(
+        "--hci",
+        required=True,
+        help="bumble transport for the ingester's side, e.g. tcp-server:127.0.0.1:9100",
+    )
+    vt.add_argument("--count", type=int, default=1, help="how many tools")
+    _tool_behaviour(vt)
+    vt.set_defaults(func=virtual_tool_command)
+
+    ing = sub.add_parser(
+        "ingest", help="stream tools over BLE to the API (store-and-forward) or into a CSV file"
+    )
+    where = ing.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--hci",
+        help="bumble transport to a controller, e.g. "
+        "tcp-client:127.0.0.1:9100 (a `strigil virtual-tool`) or usb:0",
+    )
+    where.add_argument(
+        "--virtual",
+        type=int,
+        metavar="N",
+        help="start N virtual tools in this process (demo, tests)",
+    )
+    ing.add_argument(
+        "--output", help="CSV file; several tools get FILE-SERIAL.csv or a {serial} in the name"
+    )
+    ing.add_argument(
+        "--api",
+        help="API base URL, e.g. http://127.0.0.1:8000; the token is read from "
+        "STRIGIL_INGEST_TOKEN",
+    )
+    ing.add_argument(
+        "--spool",
+        default=str(DEFAULT_SPOOL),
+        help="folder where frames wait for the API's acknowledgement (survives restarts)",
+    )
+    ing.add_argument("--spool-max-mb", type=float, default=256.0, help="spool limit, MiB")
+    ing.add_argument(
+        "--duration-s", type=float, default=None, help="stop after this many s (default: Ctrl-C)"
+    )
+    ing.add_argument("--rate-hz", type=int, default=200, help="stream rate to command, Hz")
+    ing.add_argument("--tare", action="store_true", help="tare each tool before streaming")
+    ing.add_argument("--name", action="append", help="only tools with this name (repeatable)")
+    _tool_behaviour(ing)
+    ing.set_defaults(func=ingest_command)
+
+
+def _tool_options(args: argparse.Namespace) -> Any:
+    from strigil.ingest.virtual_tool import VirtualToolOptions
+
+    return VirtualToolOptions(
+        minutes=args.minutes,
+        seed=args.seed,
+        scenario=args.scenario,
+        drop_every_n_frames=args.drop_every,
+        malformed_every_n_frames=args.malformed_every,
+        clock_drift_ppm=args.drift_ppm,
+    )
+
+
+def virtual_tool_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from strigil.ingest.runtime import serve_virtual_tools
+
+    print(
+        f"strigil virtual-tool: {args.count} tool(s) VT-0001… reachable through {args.hci} "
+        "(Ctrl-C to stop)",
+        file=sys.stderr,
+    )
+    try:
+        asyncio.run(serve_virtual_tools(args.hci, args.count, _tool_options(args)))
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot open {args.hci}: {exc}") from None
+    return 0
+
+
+def ingest_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import os
+
+    from tqdm import tqdm
+
+    from strigil.ingest.forwarder import ApiForwarder
+    from strigil.ingest.ingester import CsvSink, Ingester
+    from strigil.ingest.runtime import (
+        bleak_kwargs,
+        central_over_transport,
+        output_paths,
+        running_ingester,
+        virtual_central,
+    )
+
+    if args.output is None and args.api is None:
+        raise CliError(
+            "say where the frames go: --api URL (with STRIGIL_INGEST_TOKEN set "
+            "to a token from `strigil admin create-token`) or --output FILE.csv"
+        )
+    forwarder: ApiForwarder | None = None
+    if args.api is not None:
+        try:
+            forwarder = ApiForwarder(
+                args.api,
+                os.environ.get("STRIGIL_INGEST_TOKEN", ""),
+                args.spool,
+                spool_max_bytes=int(args.spool_max_mb * 2**20),
+            )
+        except ValueError as exc:
+            hint = (
+                "; set STRIGIL_INGEST_TOKEN to a token from `strigil admin create-token`"
+                if "token" in str(exc)
+                else ""
+            )
+            raise CliError(f"{exc}{hint}") from None
+    check_rate(args.rate_hz)
+
+    async def run() -> Ingester:
+        async with contextlib.AsyncExitStack() as stack:
+            if args.hci:
+                central = await stack.enter_async_context(central_over_transport(args.hci))
+            else:
+                central = await virtual_central(args.virtual, _tool_options(args))
+            scan_kw, client_kw = bleak_kwargs(central)
+            ingester = Ingester(
+                CsvSink(output_paths(args.output)) if args.output else None,
+                frame_sink=forwarder,
+                scanner_kwargs=scan_kw,
+                client_kwargs=client_kw,
+                names=set(args.name) if args.name else None,
+                rate_hz=args.rate_hz,
+                tare=args.tare,
+            )
+            seconds = int(args.duration_s) if args.duration_s is not None else None
+            async with running_ingester(ingester, forwarder, drain_s=5.0):
+                with tqdm(total=seconds, unit="s", desc="ingesting", disable=None) as bar:
+                    elapsed = 0
+                    while seconds is None or elapsed < seconds:  # bar.n stays 0 if disabled
+                        await asyncio.sleep(1.0)
+                        elapsed += 1
+                        bar.set_postfix(_progress(ingester, forwarder))
+                        bar.update(1)
+            return ingester
+
+    try:
+        ingester = asyncio.run(run())
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot open {args.hci}: {exc}") from None
+    except KeyboardInterrupt:
+        return 0
+    if not ingester.links:
+        raise CliError("no tool advertising the IASTM service was found", exit_code=1)
+    _report(ingester, forwarder)
+    return 0
+
+
+def _progress(ingester: Any, forwarder: Any) -> dict[str, object]:
+    links = ingester.links.values()
+    post: dict[str, object] = {
+        "tools": len(links),
+        "samples": sum(x.stats.samples for x in links),
+        "lost_frames": sum(x.stats.lost_frames for x in links),
+    }
+    if forwarder is not None:
+        post["acked_frames"] = sum(x.frames_acked for x in forwarder.stats().values())
+        post["spooled_batches"] = sum(len(t.spool) for t in forwarder.tools.values())
+    return post
+
+
+def _report(ingester: Any, forwarder: Any) -> None:
+    for link in ingester.links.values():
+        s = link.stats
+        print(
+            f"{link.serial}: {s.samples} samples in {s.frames} frames, {s.lost_frames} frames "
+            f"lost, {s.malformed_frames} malformed, {s.connections} connection(s)"
+        )
+        if forwarder is not None and link.serial in forwarder.tools:
+            tool = forwarder.tools[link.serial]
+            f = tool.stats
+            print(
+                f"  to the API: {f.frames_acked} frames acknowledged ({f.stored} stored, "
+                f"{f.duplicate_frames} duplicates, {f.unassigned} outside a session), "
+                f"{len(tool.spool)} batches still spooled in {tool.spool.folder}"
+            )

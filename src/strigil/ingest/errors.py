@@ -1,0 +1,45 @@
+"""The ingest layer's errors, one root (:class:`IngestError`):
+
+::
+
+    IngestError
+    ├── ProtocolError (ValueError)     something of the tool profile not followed
+    │   ├── MalformedFrameError        a notification that is not a valid frame
+    │   ├── InvalidCommandError        a control-point write that is not a command
+    │   └── ToolConfigError            the config characteristic is not the profile's JSON
+    ├── WireFormatError (ValueError)   an ingester→API batch that breaks the wire format
+    └── RefusedBatchError              the API could not store a batch (it stays spooled)
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Root of the ingest layer's errors."""
+
+
+class ProtocolError(IngestError, ValueError):
+    """Base class of everything in the tool profile that does not follow it."""
+
+
+class MalformedFrameError(ProtocolError):
+    """A sample-stream notification that is not a valid profile-v1 frame.
+
+    Count it and drop it; never guess at its contents.
+    """
+
+
+class InvalidCommandError(ProtocolError):
+    """A control-point write that is not a valid command (the tool answers with an ATT error)."""
+
+
+class ToolConfigError(ProtocolError):
+    """The tool-config characteristic does not hold the JSON object the profile describes."""
+
+
+class WireFormatError(IngestError, ValueError):
+    """A batch that does not follow the wire format; the message says where it breaks."""
+
+
+class RefusedBatchError(IngestError):
+    """The API could not store a batch (it said why); it stays spooled and is sent again."""
