@@ -14,13 +14,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from strigil.server import create_app
 from strigil.api.deps import require_roles
 from strigil.api.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, create_access_token
 from strigil.config import ConfigError, Settings
+from strigil.server import create_app
 from strigil.store.clinics import create_clinic, create_user
 from strigil.store.database import open_database
 from strigil.store.models import AuditEvent, Role, User
+
+pytestmark = pytest.mark.slow  # the whole API in process, with real password hashes
 
 KEY = "k3y-for-tests-" + "x9Qz" * 8
 PASSWORD = "correct horse battery"

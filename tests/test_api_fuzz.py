@@ -24,6 +24,8 @@ from strigil.store.database import open_database
 from strigil.store.importer import import_recording
 from strigil.store.models import Role
 
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
+
 KEY = "k3y-for-tests-" + "x9Qz" * 8
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "therapist", "researcher")

@@ -9,15 +9,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from strigil.server import create_app
 from strigil.config import Settings
 from strigil.recordings.files import write_session_csv
+from strigil.server import create_app
 from strigil.signal.simulate import simulate_session
 from strigil.store import open_timeseries
 from strigil.store.api_tokens import create_api_token, revoke_api_token
 from strigil.store.clinics import create_clinic, create_user
 from strigil.store.database import open_database
 from strigil.store.models import ApiToken, Patient, TreatmentSession
+
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
 
 KEY = "k3y-for-tests-" + "x9Qz" * 8
 

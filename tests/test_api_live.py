@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from strigil.server import create_app
 from strigil.config import Settings
 from strigil.ingest import protocol as p
 from strigil.ingest.replay import samples_to_frames
 from strigil.ingest.wire import encode_batch
+from strigil.server import create_app
 from strigil.signal.analyzer import analyze_arrays
 from strigil.signal.simulate import simulate_session
 from strigil.store import open_timeseries
@@ -27,6 +27,8 @@ from strigil.store.api_tokens import create_api_token
 from strigil.store.clinics import create_clinic, create_user
 from strigil.store.database import open_database
 from strigil.store.models import Role
+
+pytestmark = pytest.mark.slow  # the whole API in process, with real password hashes
 
 KEY = "k3y-for-tests-" + "x9Qz" * 8
 PASSWORD = "correct horse battery"

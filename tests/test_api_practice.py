@@ -13,6 +13,8 @@ from strigil.signal.analyzer import analyze_arrays
 from strigil.signal.drill import DrillTarget, score_drill
 from test_api_live import close_sockets, connect, live_api, send_batches, simulated_frames
 
+pytestmark = pytest.mark.slow  # the whole API in process, with real password hashes
+
 __all__ = ["live_api"]  # the fixture, shared with the live tests
 
 

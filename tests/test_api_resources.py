@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from strigil.server import create_app
 from strigil.config import Settings
+from strigil.server import create_app
 from strigil.store.clinics import create_clinic, create_user
 from strigil.store.database import open_database
 from strigil.store.models import Role
+
+pytestmark = pytest.mark.slow  # the whole API in process, with real password hashes
 
 KEY = "k3y-for-tests-" + "x9Qz" * 8
 PASSWORD = "correct horse battery"

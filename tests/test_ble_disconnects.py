@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from bumble.link import LocalLink
 
 from servers import api_server, seed_clinic
@@ -23,6 +24,8 @@ from strigil.ingest.runtime import bleak_kwargs, device_on_link
 from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
 from strigil.store import open_timeseries
 from strigil.store.models import Role
+
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
 
 KEY = "k3y-for-tests-" + "x9Qz" * 8
 PASSWORD = "correct horse battery"

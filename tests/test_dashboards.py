@@ -25,7 +25,10 @@ import pytest
 
 from servers import free_port
 
-pytestmark = pytest.mark.xdist_group("browser")  # one demo stack for every test here
+pytestmark = [
+    pytest.mark.xdist_group("browser"),  # one demo stack for every test here
+    pytest.mark.slow,  # a real server and Chromium
+]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("STRIGIL_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))

@@ -10,6 +10,8 @@ import pytest
 from servers import free_port
 from strigil.cli import main
 
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
+
 
 def test_the_demo_streams_live_sessions_and_scores_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

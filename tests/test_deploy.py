@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
+
 ROOT = Path(__file__).parents[1]
 SECRETS = {
     "STRIGIL_SECRET_KEY": "s" * 40,

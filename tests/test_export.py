@@ -25,6 +25,8 @@ from test_api_live import (  # noqa: F401 - live_api is a fixture
     start,
 )
 
+pytestmark = pytest.mark.slow  # the whole API in process, with real password hashes
+
 
 def _csv(bundle: zipfile.ZipFile, name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(bundle.read(name).decode())))

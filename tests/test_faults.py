@@ -24,6 +24,8 @@ from strigil.signal.simulate import simulate_session
 from strigil.store.influx import InfluxTimeSeriesStore
 from strigil.store.models import Role
 
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
+
 KEY = "k3y-for-tests-" + "x9Qz" * 8
 PASSWORD = "correct horse battery"
 OUTAGE_S = float(os.environ.get("STRIGIL_FAULT_OUTAGE_S", "60"))

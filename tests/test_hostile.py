@@ -25,6 +25,8 @@ from test_api_live import (
     start,
 )
 
+pytestmark = pytest.mark.slow  # the whole API in process, with real password hashes
+
 __all__ = ["live_api"]
 
 FUZZ = settings(

@@ -18,6 +18,8 @@ from strigil.store import open_timeseries
 from strigil.store.database import open_database
 from strigil.store.models import Patient, SessionStatus, Tool, TreatmentSession
 
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
+
 
 def run_import(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -13,6 +13,8 @@ from strigil.store.influx import InfluxTimeSeriesStore
 from strigil.store.timeseries import WriteQueueFullError
 from test_timeseries import START_NS, samples
 
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
+
 
 @pytest.fixture
 def own_influxd() -> Iterator[InfluxServer]:

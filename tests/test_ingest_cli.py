@@ -8,9 +8,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from servers import free_port
 from strigil.recordings.files import read_session_csv
+
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
 
 
 def strigil(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

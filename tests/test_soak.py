@@ -6,8 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from servers import influx_server
 from soak import soak
+
+pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
 
 
 def test_a_short_soak_stores_every_sample_sent(tmp_path: Path) -> None:
