@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## demo: what works so far, end to end (grows into the whole service)
+## demo: the whole service, end to end: a simulated file analysed and imported, then the API
+## with the embedded store, a demo clinic and virtual tools streaming through the real ingester
 demo: $(STAMP) $(VENDOR)
 	mkdir -p $(DEMO_DIR)
 	@echo "== 1. simulate a 10-minute session and analyse it against its ground truth"

@@ -1,1 +1,2 @@
-"""Dashboards served by the API (grow in the dashboards issue)."""
+"""The dashboards: HTML pages and their static files (ES modules, CSS, uPlot), served by the
+API process under the same origin (no CDN)."""

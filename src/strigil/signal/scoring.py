@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from strigil.signal.strokes import Stroke, Summary, rounded_json, stroke_columns
+from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, Summary, rounded_json, stroke_columns
 
 BandStatus = Literal["below", "within", "above"]
 
@@ -35,7 +35,7 @@ class ProtocolTargets:
     treatment_time_band_s: tuple[float, float] = (60.0, 300.0)
     """Treatment time per body area."""
     session_length_band_min: tuple[float, float] = (30.0, 45.0)
-    bout_gap_s: float = 2.0
+    bout_gap_s: float = DEFAULT_BOUT_GAP_S
 
     def __post_init__(self) -> None:
         for name in (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from strigil.signal.errors import SettingsError
+from strigil.signal.strokes import DEFAULT_BOUT_GAP_S
 
 __all__ = ["AnalysisSettings", "SettingsError"]
 
@@ -23,7 +24,7 @@ class AnalysisSettings:
     """A stroke starts and ends where its force crosses this fraction of its own peak."""
     split_depth: float = 0.3
     """A dip splits two strokes when it is at least this fraction below the smaller peak."""
-    bout_gap_s: float = 2.0
+    bout_gap_s: float = DEFAULT_BOUT_GAP_S
     """Strokes closer than this belong to one bout."""
     smoothing_s: float = 0.08
     """Window of the Savitzky–Golay (quadratic) smoothing of force."""

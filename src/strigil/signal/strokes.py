@@ -42,22 +42,56 @@ class Stroke(NamedTuple):
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
-    def to_json(self) -> dict[str, object]:
-        """The per-stroke object of tool-profile.md's analysis JSON (plus direction, saturated)."""
+    def record(self) -> dict[str, float | str | bool | None]:
+        """Every field and ``duration_s``, unrounded: what the stores keep."""
         return {
-            "start_s": round(self.start_s, 4),
-            "end_s": round(self.end_s, 4),
-            "duration_s": round(self.duration_s, 4),
-            "peak_force_n": round(self.peak_force_n, 3),
-            "mean_force_n": round(self.mean_force_n, 3),
-            "impulse_ns": round(self.impulse_ns, 4),
-            "mean_pressure_kpa": None
-            if self.mean_pressure_kpa is None
-            else round(self.mean_pressure_kpa, 2),
-            "tilt_deg": round(self.tilt_deg, 2),
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "duration_s": self.duration_s,
+            "peak_force_n": self.peak_force_n,
+            "mean_force_n": self.mean_force_n,
+            "impulse_ns": self.impulse_ns,
+            "mean_pressure_kpa": self.mean_pressure_kpa,
+            "tilt_deg": self.tilt_deg,
             "direction": self.direction,
             "saturated": self.saturated,
         }
+
+    @classmethod
+    def from_record(cls, row: dict[str, Any]) -> Stroke:
+        """The stroke of a :meth:`record` (as a store gives it back; ``duration_s`` ignored)."""
+        pressure = row.get("mean_pressure_kpa")
+        return cls(
+            start_s=float(row["start_s"]),
+            end_s=float(row["end_s"]),
+            peak_force_n=float(row["peak_force_n"]),
+            mean_force_n=float(row["mean_force_n"]),
+            impulse_ns=float(row["impulse_ns"]),
+            mean_pressure_kpa=None if pressure is None else float(pressure),
+            tilt_deg=float(row["tilt_deg"]),
+            direction="push" if row["direction"] == "push" else "pull",
+            saturated=bool(row["saturated"]),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """The per-stroke object of the analysis JSON (docs/formats.md), rounded to what the
+        tool resolves."""
+        return {
+            key: value if not isinstance(value, float) else round(value, _JSON_DIGITS[key])
+            for key, value in self.record().items()
+        }
+
+
+_JSON_DIGITS: Final = {
+    "start_s": 4,
+    "end_s": 4,
+    "duration_s": 4,
+    "peak_force_n": 3,
+    "mean_force_n": 3,
+    "impulse_ns": 4,
+    "mean_pressure_kpa": 2,
+    "tilt_deg": 2,
+}
 
 
 def rounded_json(record: Any, *, digits: int) -> dict[str, object]:

@@ -41,8 +41,6 @@ from strigil.store.timeseries import (
     UnknownSessionError,
     WriteQueueFullError,
     check_id,
-    stroke_from_row,
-    stroke_row,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -385,7 +383,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
     ) -> None:
         tags = f"session={session},tool={tool}"
         text = "".join(
-            _point("strokes", tags, dict(stroke_row(s)), start_ns + round(s.start_s * 1e9))
+            _point("strokes", tags, dict(s.record()), start_ns + round(s.start_s * 1e9))
             for s in strokes
         )
         self._append([(text.encode(), len(strokes))])
@@ -470,7 +468,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         for s in self._query(f'SELECT {fields} FROM "strokes" WHERE "session" = \'{session}\''):
             names = s["columns"]
             for values in s["values"]:
-                out.append(stroke_from_row(dict(zip(names, values, strict=True))))
+                out.append(Stroke.from_record(dict(zip(names, values, strict=True))))
         return out
 
     def read_summary(self, session: str) -> dict[str, object] | None:

@@ -25,8 +25,6 @@ from strigil.store.timeseries import (
     TimeSeriesStore,
     UnknownSessionError,
     check_id,
-    stroke_from_row,
-    stroke_row,
 )
 
 _SCHEMA = f"""
@@ -126,7 +124,7 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
         self, session: str, tool: str, start_ns: int, strokes: Sequence[Stroke]
     ) -> None:
         rows = [
-            (session, start_ns + round(s.start_s * 1e9), json.dumps(stroke_row(s))) for s in strokes
+            (session, start_ns + round(s.start_s * 1e9), json.dumps(s.record())) for s in strokes
         ]
         with self._lock:
             self._db.executemany("INSERT OR REPLACE INTO strokes VALUES (?, ?, ?)", rows)
@@ -205,7 +203,7 @@ class SQLiteTimeSeriesStore(TimeSeriesStore):
             rows = self._db.execute(
                 "SELECT row FROM strokes WHERE session = ? ORDER BY t_ns", (session,)
             ).fetchall()
-        return [stroke_from_row(json.loads(r[0])) for r in rows]
+        return [Stroke.from_record(json.loads(r[0])) for r in rows]
 
     def read_summary(self, session: str) -> dict[str, object] | None:
         self._tool_and_start(session)

@@ -183,36 +183,6 @@ def checked_strokes(strokes: Sequence[Stroke]) -> None:
             raise InvalidSamplesError(f"stroke {i} has a non-finite value or ends before it starts")
 
 
-def stroke_row(s: Stroke) -> dict[str, float | str | bool | None]:
-    return {
-        "start_s": s.start_s,
-        "end_s": s.end_s,
-        "duration_s": s.duration_s,
-        "peak_force_n": s.peak_force_n,
-        "mean_force_n": s.mean_force_n,
-        "impulse_ns": s.impulse_ns,
-        "mean_pressure_kpa": s.mean_pressure_kpa,
-        "tilt_deg": s.tilt_deg,
-        "direction": s.direction,
-        "saturated": s.saturated,
-    }
-
-
-def stroke_from_row(row: dict[str, object]) -> Stroke:
-    pressure = row.get("mean_pressure_kpa")
-    return Stroke(
-        start_s=float(row["start_s"]),  # type: ignore[arg-type]
-        end_s=float(row["end_s"]),  # type: ignore[arg-type]
-        peak_force_n=float(row["peak_force_n"]),  # type: ignore[arg-type]
-        mean_force_n=float(row["mean_force_n"]),  # type: ignore[arg-type]
-        impulse_ns=float(row["impulse_ns"]),  # type: ignore[arg-type]
-        mean_pressure_kpa=None if pressure is None else float(pressure),  # type: ignore[arg-type]
-        tilt_deg=float(row["tilt_deg"]),  # type: ignore[arg-type]
-        direction="push" if row["direction"] == "push" else "pull",
-        saturated=bool(row["saturated"]),
-    )
-
-
 class TimeSeriesStore(abc.ABC):
     """Where samples, strokes and summaries live. Both backends pass tests/test_timeseries.py."""
 
