@@ -24,7 +24,7 @@ def build_frame(
     n: int | None = None,
     reserved: int = 0,
 ) -> bytes:
-    """A frame assembled by hand from the table in tool-profile.md."""
+    """A frame assembled by hand from the table in docs/tool-profile.md."""
     header = struct.pack(
         "<BBHIHBB", version, flags, seq, t_us, dt_us, len(samples) if n is None else n, reserved
     )

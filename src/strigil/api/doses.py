@@ -57,7 +57,7 @@ async def strokes_of_many(hub: LiveHub, session_ids: Sequence[str]) -> dict[str,
 
 
 def treatment_time_s(strokes: Sequence[Stroke], bout_gap_s: float = DEFAULT_BOUT_GAP_S) -> float:
-    """Sum of bout lengths (tool-profile.md's treatment time) of these strokes."""
+    """Sum of bout lengths (docs/tool-profile.md's treatment time) of these strokes."""
     if not strokes:
         return 0.0
     starts, ends = stroke_columns(strokes, "start_s", "end_s")

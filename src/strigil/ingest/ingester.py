@@ -250,7 +250,7 @@ class ToolLink:
 
 
 class CsvSink:
-    """Writes each tool's samples as the CSV format of tool-profile.md.
+    """Writes each tool's samples as the CSV format of docs/tool-profile.md.
 
     ``t_s`` is device time since the tool's first sample (exact spacing, monotonic, gaps where
     frames were lost); the clock fit to host time is written to ``FILE.clock.json`` at the end.

@@ -1,6 +1,6 @@
 """Tool profile v1: GATT UUIDs, sample frames, control commands and the tool config JSON.
 
-This module is the executable form of ``tool-profile.md``. Decoding is strict: a frame that
+This module is the executable form of ``docs/tool-profile.md``. Decoding is strict: a frame that
 does not follow the profile raises :class:`MalformedFrameError` (one type, a message that says
 why) and is never guessed at. Encoding exists for the virtual tool and for tests.
 

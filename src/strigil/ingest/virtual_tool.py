@@ -1,4 +1,4 @@
-"""A virtual IASTM tool: a bumble GATT peripheral implementing tool-profile.md.
+"""A virtual IASTM tool: a bumble GATT peripheral implementing docs/tool-profile.md.
 
 It advertises the IASTM service, serves the sample stream (notify), the control point (write
 with response), the tool config (read), battery level and device information, and streams a

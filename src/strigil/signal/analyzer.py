@@ -67,7 +67,7 @@ class Analysis:
     """Stretches of lost data too long to bridge (start, end), seconds."""
 
     def to_json(self) -> dict[str, object]:
-        """The analysis JSON of tool-profile.md."""
+        """The analysis JSON of docs/tool-profile.md."""
         return {
             "strokes": [s.to_json() for s in self.strokes],
             "summary": self.summary.to_json(),
@@ -94,7 +94,7 @@ class StrokeAnalyzer:
     rate_hz
         Nominal sample rate of the tool, Hz.
     settings
-        Thresholds; defaults follow tool-profile.md.
+        Thresholds; defaults follow docs/tool-profile.md.
     contact_area_mm2
         Contact area of the treatment edge, for ``mean_pressure_kpa`` (``None``: not reported).
     force_limit_n

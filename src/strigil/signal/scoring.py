@@ -6,11 +6,11 @@ reports the same for IASTM: the share of strokes inside the force band, the shar
 stroke-rate band, over-force events, and treatment time and session length against targets.
 
 No validated therapeutic band exists, so targets are data a clinic sets. The defaults are the
-descriptive figures of domain.md: force about 2–8 N (clinician means 1.9–8.1 N, peaks 3–11.6 N,
-Baker et al. 2024; J Athl Train 2023), 1–5 min per treated area and total IASTM time per visit
-14.5 ± 14.7 min (Cheatham et al. 2021), sessions of 30–45 min (clinic practice articles, not a
-trial figure), stroke rate 15–60 per minute (instrumented prototypes guided 0.25–1.0 Hz,
-Everingham et al. 2019).
+descriptive figures of docs/background.md: force about 2–8 N (clinician means 1.9–8.1 N,
+peaks 3–11.6 N, Baker et al. 2024; J Athl Train 2023), 1–5 min per treated area and total
+IASTM time per visit 14.5 ± 14.7 min (Cheatham et al. 2021), sessions of 30–45 min (clinic
+practice articles, not a trial figure), stroke rate 15–60 per minute (instrumented prototypes
+guided 0.25–1.0 Hz, Everingham et al. 2019).
 """
 
 from __future__ import annotations

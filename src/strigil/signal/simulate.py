@@ -4,16 +4,16 @@ A session is planned in continuous time (bouts of strokes, pauses, a hand restin
 the skin, knocks), rendered onto the sample grid with the sensor's imperfections (zero drift,
 noise, 0.01 N quantisation by the CSV writer, saturation) and then thinned by the radio (bursts
 of lost frames, disconnects of seconds). The IMU is consistent with the tool axes of
-``tool-profile.md``: gravity gives the tilt, stroke motion adds a few m/s² along the stroke, the
-gyroscope sees pitch changes, reversals and the hook of J-strokes.
+``docs/tool-profile.md``: gravity gives the tilt, stroke motion adds a few m/s² along the
+stroke, the gyroscope sees pitch changes, reversals and the hook of J-strokes.
 
-Ground truth follows the stroke definition of ``tool-profile.md`` on the noise-free force as the
-sensor would report it (drift removed, saturation kept): start and end at 10 % of the stroke's
-own peak, and for back-and-forth strumming the force minimum between two peaks.
+Ground truth follows the stroke definition of ``docs/tool-profile.md`` on the noise-free force
+as the sensor would report it (drift removed, saturation kept): start and end at 10 % of the
+stroke's own peak, and for back-and-forth strumming the force minimum between two peaks.
 
-Figures behind the defaults (``domain.md``): clinician mean peak forces 3.0–11.6 N two-handed
-(Baker 2024) and about 1.6–9 N one-handed (Syeda 2022), stroke-to-stroke CV 8–31 %, strokes of
-0.3–1.5 s, tilt 30–90°, treatment in bouts of tens of seconds to minutes.
+Figures behind the defaults (``docs/background.md``): clinician mean peak forces 3.0–11.6 N
+two-handed (Baker 2024) and about 1.6–9 N one-handed (Syeda 2022), stroke-to-stroke CV
+8–31 %, strokes of 0.3–1.5 s, tilt 30–90°, treatment in bouts of tens of seconds to minutes.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ SCENARIOS: Final[dict[str, Scenario]] = {
 
 @dataclass(frozen=True, slots=True)
 class TrueStroke:
-    """A stroke as it really happened (noise-free), by the definitions of tool-profile.md."""
+    """A stroke as it really happened (noise-free), by the definitions of docs/tool-profile.md."""
 
     start_s: float
     end_s: float

@@ -1,4 +1,4 @@
-"""Stroke records, bouts and the session summary (definitions of tool-profile.md).
+"""Stroke records, bouts and the session summary (definitions of docs/tool-profile.md).
 
 - **Bout**: consecutive strokes whose gaps (end of one to start of the next) are all shorter
   than ``bout_gap_s`` (2 s).
@@ -119,7 +119,7 @@ class Bout:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Session summary; every key of tool-profile.md plus a few that researchers asked for."""
+    """Session summary; every key of docs/tool-profile.md plus a few that researchers asked for."""
 
     session_duration_s: float
     treatment_time_s: float

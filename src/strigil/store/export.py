@@ -134,7 +134,7 @@ DICTIONARY: tuple[tuple[str, str, str, str], ...] = (
     ("sessions", "anchor_ns", "ns since 1970 UTC", "wall-clock time of t_s = 0"),
     ("sessions", "algorithm_version", "", "version of the stroke analysis"),
     ("sessions", "session_duration_s", "s", "first to last sample"),
-    ("sessions", "treatment_time_s", "s", "time in bouts of strokes (tool-profile.md)"),
+    ("sessions", "treatment_time_s", "s", "time in bouts of strokes (docs/tool-profile.md)"),
     ("sessions", "stroke_count", "", "strokes"),
     ("sessions", "stroke_rate_per_min", "1/min", "strokes per minute of treatment time"),
     ("sessions", "mean_stroke_duration_s", "s", "mean stroke duration"),
@@ -417,7 +417,7 @@ def export_bundle(
             f"{tally.sessions} sessions, {tally.samples} samples, {tally.strokes} strokes\n"
             "Patients are pseudonymous codes; notes are not exported. Units: "
             "data_dictionary.csv. Definitions of stroke, bout and treatment time: "
-            "tool-profile.md of strigil.\n",
+            "docs/tool-profile.md of strigil.\n",
         )
     yield pipe.take()
 

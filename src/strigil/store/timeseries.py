@@ -6,7 +6,7 @@ What is stored (docs/data-model.md has the InfluxDB schema for Grafana and the `
   columns ``force_n, acc_x_g, acc_y_g, acc_z_g, gyr_x_dps, gyr_y_dps, gyr_z_dps``. A sample is
   identified by (session, time): writing it again replaces it, never duplicates it.
 - **strokes**: per session, one row per stroke at its start time, with the per-stroke keys of
-  tool-profile.md.
+  docs/tool-profile.md.
 - **summaries**: one row per session with the summary keys.
 
 Everything written is checked first: a bad batch raises :class:`InvalidSamplesError` or

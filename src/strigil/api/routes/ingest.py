@@ -68,7 +68,7 @@ async def upload_recording(
     settings: SettingsDep,
     patient: Annotated[str | None, Query(description="pseudonymous patient code")] = None,
 ) -> RecordingStored:
-    """Store a recorded session (the CSV of tool-profile.md, e.g. from a tool's SD card) with
+    """Store a recorded session (the CSV of docs/tool-profile.md, e.g. from a tool's SD card) with
     its analysis, in the token's clinic."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=settings.data_dir, suffix=".csv", delete=False) as fh:

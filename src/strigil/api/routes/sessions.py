@@ -363,7 +363,7 @@ def _no_data(session_id: str) -> HTTPException:
 async def list_strokes(
     session_id: str, hub: HubDep, db: SessionDep, user: CurrentUser
 ) -> list[dict[str, object]]:
-    """Every stroke (keys of tool-profile.md; times in s from the session's first sample)."""
+    """Every stroke (keys of docs/tool-profile.md; times in s from the session's first sample)."""
     s = _get(db, user, session_id)
     hub = hub
     live = hub.live(s.id)
