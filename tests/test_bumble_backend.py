@@ -93,7 +93,7 @@ def test_client_reads_writes_and_gets_notifications() -> None:
             assert cfg.serial == "VT-A"
             assert bytes(await client.read_gatt_char(p.SERIAL_NUMBER_UUID)) == b"VT-A"
             await client.start_notify(p.STREAM_UUID, lambda _c, data: frames.append(data))
-            await client.write_gatt_char(p.CONTROL_POINT_UUID, p.encode_start(200), response=True)
+            await client.write_gatt_char(p.CONTROL_POINT_UUID, p.encode_start(1000), response=True)
             for _ in range(300):
                 if len(frames) >= 5:
                     break
@@ -103,7 +103,8 @@ def test_client_reads_writes_and_gets_notifications() -> None:
                 await client.write_gatt_char(p.CONTROL_POINT_UUID, b"\x09", response=True)
         decoded = [p.decode_frame(f) for f in frames]
         assert len(decoded) >= 5
-        assert decoded[0].n == p.max_samples_per_frame(mtu)
+        # 20 samples (20 ms at 1000 Hz) need more than a 247-byte MTU: the negotiated one arrived
+        assert decoded[0].n == p.samples_per_frame(mtu, 1000) == 20 > p.max_samples_per_frame(247)
 
     asyncio.run(run())
 

@@ -93,7 +93,10 @@ def test_streams_the_simulated_session_losslessly_at_the_commanded_rate(rate_hz:
             await asyncio.sleep(0.2)
             assert len(r.frames) == settled  # STOP stops the stream
             frames = [p.decode_frame(f) for f in r.frames]
-            assert all(f.n == p.max_samples_per_frame(247) for f in frames)  # packed to MTU
+            dt_us = round(1e6 / rate_hz)
+            # the frame-timing rule: full, or no sample later than 20 ms after the first
+            assert all(f.n == {200: 4, 1000: 16}[rate_hz] for f in frames)
+            assert all((f.n - 1) * dt_us < p.FRAME_MAX_AGE_US for f in frames)
             seqs = [f.seq for f in frames]
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
             assert {f.dt_us for f in frames} == {round(1e6 / rate_hz)}
@@ -102,6 +105,17 @@ def test_streams_the_simulated_session_losslessly_at_the_commanded_rate(rate_hz:
             np.testing.assert_allclose(force, sim.force_n[: force.size], atol=0.006)
             t0 = frames[0].t_us
             assert frames[1].t_us == (t0 + frames[0].n * round(1e6 / rate_hz)) % 2**32
+
+    asyncio.run(run())
+
+
+def test_an_older_tool_packs_frames_full() -> None:
+    async def run() -> None:
+        async for r in rig(VirtualToolOptions(minutes=0.5, seed=3, full_frames=True)):
+            await _control(r, p.encode_start(200))
+            await _collect(r, 5)
+            frames = [p.decode_frame(f) for f in r.frames[:5]]
+            assert all(f.n == p.max_samples_per_frame(247) == 16 for f in frames)
 
     asyncio.run(run())
 

@@ -117,6 +117,23 @@ def max_samples_per_frame(att_mtu: int) -> int:
     return min(payload // SAMPLE_BYTES, MAX_SAMPLES_PER_FRAME)
 
 
+FRAME_MAX_AGE_US: Final = 20_000
+"""Frame timing: a frame leaves once full or once its first sample is this old (µs)."""
+CONNECTION_INTERVAL_MS: Final = (7.5, 15.0)
+"""The connection interval a tool asks the central for, ms (min, max)."""
+
+
+def samples_per_frame(att_mtu: int, dt_us: int) -> int:
+    """Samples in a frame under the frame-timing rule (docs/tool-profile.md): as many as fit at
+    this ATT MTU, and no sample later than 20 ms after the frame's first.
+
+    >>> samples_per_frame(247, 5000), samples_per_frame(247, 1000), samples_per_frame(247, 20000)
+    (4, 16, 1)
+    """
+    by_age = (FRAME_MAX_AGE_US - 1) // max(dt_us, 1) + 1
+    return max(1, min(max_samples_per_frame(att_mtu), by_age))
+
+
 def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     """Decode one notification of the sample stream.
 

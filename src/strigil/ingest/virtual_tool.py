@@ -14,9 +14,11 @@ controller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,6 +53,9 @@ class VirtualToolOptions:
     """Send every n-th frame one byte short (malformed)."""
     clock_drift_ppm: float = 0.0
     """Device clock error: positive runs slow against the host (frames arrive later)."""
+    full_frames: bool = False
+    """Pack every frame full (as many samples as the MTU allows), ignoring the 20-ms frame-timing
+    rule: an older tool's behaviour, for tests and the latency comparison."""
     start_t_us: int = 3_000_000_000
     """Device clock at the first sample (near the 2**32 wrap by default, to exercise it)."""
     extra_config: dict[str, object] = field(default_factory=dict)
@@ -73,6 +78,8 @@ class VirtualTool:
         self._position = 0  # next sample of the simulated session
         self._stopped_at: float | None = None
         self.on_frame: Callable[[bytes], None] | None = None
+        self._asked: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._background: set[asyncio.Task[None]] = set()
         self._build_services()
 
     # --- GATT ----------------------------------------------------------------------------
@@ -166,12 +173,27 @@ class VirtualTool:
         self.commands.append(command)
         if command.opcode is p.Opcode.START:
             self.rate_hz = command.rate_hz or self.rate_hz
+            self._ask_short_interval(connection)
             self._stop_stream()
             self._stream_task = asyncio.get_running_loop().create_task(self._stream(connection))
         elif command.opcode is p.Opcode.STOP:
             self._stop_stream()
         else:
             self._tare_pending = True
+
+    def _ask_short_interval(self, connection: Connection) -> None:
+        """Ask the central for a 7.5–15 ms connection interval, as the profile asks of a tool;
+        a central may refuse, and bumble's virtual link ignores it."""
+
+        async def ask() -> None:
+            low, high = p.CONNECTION_INTERVAL_MS
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.update_parameters(low, high, 0, 2000.0), 1.0)
+
+        if connection not in self._asked:
+            self._asked.add(connection)
+            self._background.add(task := asyncio.get_running_loop().create_task(ask()))
+            task.add_done_callback(self._background.discard)
 
     def _stop_stream(self) -> None:
         if self._stream_task is not None:
@@ -211,7 +233,11 @@ class VirtualTool:
         n = sim.t_s.size
         try:
             while k < n:
-                per_frame = p.max_samples_per_frame(connection.att_mtu)
+                per_frame = (
+                    p.max_samples_per_frame(connection.att_mtu)
+                    if o.full_frames
+                    else p.samples_per_frame(connection.att_mtu, dt_us)
+                )
                 j = min(k + per_frame, n)
                 due = start + j * host_s_per_sample  # a frame leaves once its last sample exists
                 delay = due - time.monotonic()
