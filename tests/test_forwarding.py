@@ -171,3 +171,42 @@ def test_the_spool_outlives_the_ingester(tmp_path: Path) -> None:
         assert second.tools["VT-9"].stats.stored == len(frames)
         got = httpx.get(f"{api.url}/api/v1/sessions/{session['id']}", headers=as_user("dana"))
         assert got.json()["samples"] == sim.t_s.size
+
+
+def test_frames_go_to_the_api_at_once_not_at_the_spool_tick(tmp_path: Path) -> None:
+    """With a spool tick of an hour, frames are still sent and acknowledged as they come, and
+    none ever needs the disk (they were acknowledged before a tick could write them)."""
+    data = tmp_path / "api"
+    token = seed_clinic(data, KEY, {"dana": (Role.THERAPIST, PASSWORD)})
+    env = {"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}
+    with api_server(env) as api:
+
+        async def run() -> ApiForwarder:
+            link = LocalLink()  # type: ignore[no-untyped-call]
+            tool = VirtualTool(
+                device_on_link(link, "F0:F0:F0:F0:F0:02"),
+                VirtualToolOptions(serial="VT-2", minutes=1.0, seed=8),
+            )
+            await tool.start()
+            scan_kw, client_kw = bleak_kwargs(
+                BumbleCentral(device_on_link(link, "F1:F1:F1:F1:F1:F1"))
+            )
+            forwarder = ApiForwarder(api.url, token, tmp_path / "spool", batch_interval_s=3600)
+            ingester = Ingester(
+                None, scanner_kwargs=scan_kw, client_kwargs=client_kw, frame_sink=forwarder
+            )
+            stop = asyncio.Event()
+            task = asyncio.create_task(ingester.run(stop))
+            await _until(lambda: "VT-2" in forwarder.tools, 30, "the tool")
+            stats = forwarder.tools["VT-2"].stats
+            await _until(lambda: stats.frames_acked >= 100, 30, "100 frames acknowledged")
+            assert stats.frames_on_disk == 0
+            assert len(forwarder.tools["VT-2"].spool) == 0
+            stop.set()
+            await task
+            await forwarder.close(drain_s=5.0)
+            return forwarder
+
+        tool = asyncio.run(run()).tools["VT-2"]
+        assert tool.stats.frames_acked == tool.stats.frames_spooled >= 100
+        assert tool.unacked == 0  # what came in meanwhile was delivered at the close

@@ -44,9 +44,9 @@ class DiskQueue:
     def size_bytes(self) -> int:
         return self._bytes
 
-    def put(self, payload: bytes) -> None:
-        """Append, durably (fsync); raises SpoolFullError (keeping nothing of it) past
-        ``max_bytes``."""
+    def put(self, payload: bytes) -> Path:
+        """Append, durably (fsync), and return the payload's file; raises SpoolFullError
+        (keeping nothing of it) past ``max_bytes``."""
         used = self._bytes
         if used + len(payload) > self.max_bytes:
             raise SpoolFullError(f"{self.folder} is full ({used} of {self.max_bytes} bytes)")
@@ -61,6 +61,7 @@ class DiskQueue:
         self._next = number + 1
         self._sizes[path] = len(payload)
         self._bytes += len(payload)
+        return path
 
     def peek(self) -> tuple[Path, bytes] | None:
         first = next(iter(self._sizes), None)

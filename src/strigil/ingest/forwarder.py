@@ -1,15 +1,16 @@
 """Store-and-forward from the ingester to the API's ingest WebSocket.
 
 Every notification, as the tool sent it and stamped with the host's wall clock when it
-arrived, is collected per tool and written every ``batch_interval_s`` to an on-disk spool
-(fsynced; one file per batch, see :class:`strigil.common.spool.DiskQueue`). A sender per tool
-keeps a WebSocket to the API, sends spooled batches in order with up to ``window`` awaiting
-their acknowledgement, and deletes a batch from the spool only once the API acknowledged it
-as stored. After an outage, a refused batch or a restart of either side, the sender reconnects
-with backoff and sends everything still in the spool again, oldest first; the API recognises
-what it already stored by device time. So nothing is lost across API restarts, network
-outages or ingester restarts, except the frames of the last ``batch_interval_s`` not yet
-spooled when the ingester itself is killed.
+arrived, is **sent to the API at once** (a batch of whatever arrived since the last send), so
+nothing on the way to the live view waits for a disk, a timer or a batch to fill. Beside it,
+every ``batch_interval_s`` the frames the API has not acknowledged yet are written to an
+on-disk spool (fsynced; one file per tick, see :class:`strigil.common.spool.DiskQueue`); a
+spool file is deleted once every frame in it is acknowledged as stored. After an outage, a
+refused batch or a restart of either side, the sender reconnects with backoff and sends
+everything unacknowledged again, oldest first; the API recognises what it already stored by
+device time. So nothing is lost across API restarts, network outages or ingester restarts,
+except, when the ingester itself is killed, the frames of its last ``batch_interval_s`` that
+were neither acknowledged nor yet written to the spool.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from strigil.common.ids import check_id
 from strigil.common.spool import DiskQueue, SpoolFullError
 from strigil.ingest import protocol as p
 from strigil.ingest.errors import RefusedBatchError
-from strigil.ingest.wire import BATCH_HEADER, decode_batch, encode_batch
+from strigil.ingest.wire import decode_batch, encode_batch
 
 _LOGGER = logging.getLogger(__name__)
 WS_PATH = "/api/v1/ingest/ws"
@@ -57,6 +58,10 @@ class ForwardStats:
     """One tool's forwarding, since the ingester started."""
 
     frames_spooled: int = 0
+    """Frames taken into the forwarder's keeping: sent at once, and written to the disk spool
+    within ``batch_interval_s`` unless the API acknowledged them first."""
+    frames_on_disk: int = 0
+    """Of those, frames written to the disk spool (the API had not acknowledged them yet)."""
     frames_acked: int = 0
     stored: int = 0
     duplicate_frames: int = 0
@@ -68,11 +73,32 @@ class ForwardStats:
     last_error: str | None = None
     session_id: str | None = None
     latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-    """Notification → acknowledgement of the last 10,000 frames (about 13 min at 200 Hz)."""
+    """Notification → acknowledgement of the last 10,000 frames (about 3 min at 200 Hz)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _SpoolFile:
+    path: Path
+    first_k: int
+    last_k: int
+
+
+Record = tuple[int, int, bytes]
+"""(k, host receive ns, frame): ``k`` numbers one tool's frames in the order they arrived."""
 
 
 class ToolForwarder:
-    """One tool's spool and its sender."""
+    """One tool's frames on their way to the API: sent at once, spooled beside.
+
+    Every frame gets a number ``k`` in arrival order. The sender sends each frame as soon as it
+    arrives (whatever arrived while ``window`` batches await their acks goes in the next one),
+    so nothing on the way to the live view waits for the disk or a timer. Beside it, every
+    ``batch_interval_s`` the frames not yet acknowledged are written to the spool (one fsynced
+    file per tick). Acks come back in order, so "acknowledged" is one number, ``acked_k``: a
+    spool file wholly at or below it is deleted. After a broken connection the sender starts
+    again at ``acked_k + 1``, reading older frames from the spool files and newer ones from
+    memory; after a restart, the spool files are renumbered from 0 and sent first.
+    """
 
     def __init__(
         self,
@@ -87,23 +113,47 @@ class ToolForwarder:
         self.on_tare = on_tare
         self.stats = ForwardStats()
         self.spool = DiskQueue(forwarder.spool_dir / serial, max_bytes=forwarder.spool_max_bytes)
-        self._pending: list[tuple[int, bytes]] = []
+        self._files: deque[_SpoolFile] = deque()
+        k = 0
+        for path in self.spool.paths():  # left by an earlier run: renumbered in order
+            n = len(decode_batch(path.read_bytes())[1])
+            if n:
+                self._files.append(_SpoolFile(path, k, k + n - 1))
+                k += n
+        self._next_k = k
+        self._fresh: deque[Record] = deque()
+        """Frames not yet spooled, oldest first."""
+        self.acked_k = -1
+        """Every frame up to this number is acknowledged as stored by the API."""
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks = [
-            asyncio.create_task(self._batcher()),
+            asyncio.create_task(self._spooler()),
             asyncio.create_task(self._sender()),
         ]
 
+    @property
+    def unacked(self) -> int:
+        """Frames not yet acknowledged (on disk or in memory)."""
+        return self._next_k - 1 - self.acked_k
+
     def add(self, host_ns: int, frame: bytes) -> None:
-        self._pending.append((host_ns, frame))
+        self._fresh.append((self._next_k, host_ns, frame))
+        self._next_k += 1
+        self.stats.frames_spooled += 1
+        self._wake.set()
 
     def spool_pending(self) -> None:
-        if not self._pending:
+        """Write the frames not yet acknowledged to the spool (fsynced), as one file."""
+        fresh = self._fresh
+        while fresh and fresh[0][0] <= self.acked_k:
+            fresh.popleft()
+        if not fresh:
             return
-        records, self._pending = self._pending, []
+        records = list(fresh)
+        fresh.clear()
         try:
-            self.spool.put(encode_batch(0, records))
+            path = self.spool.put(encode_batch(records[0][0], [(h, d) for _, h, d in records]))
         except SpoolFullError as exc:
             self.stats.dropped_spool_full += len(records)
             self.stats.last_error = (
@@ -111,13 +161,33 @@ class ToolForwarder:
             )
             _LOGGER.error("%s", self.stats.last_error)
             return
-        self.stats.frames_spooled += len(records)
-        self._wake.set()
+        self._files.append(_SpoolFile(path, records[0][0], records[-1][0]))
+        self.stats.frames_on_disk += len(records)
 
-    async def _batcher(self) -> None:
+    async def _spooler(self) -> None:
         while True:
             await asyncio.sleep(self.f.batch_interval_s)
             self.spool_pending()
+
+    def _acknowledged(self, last_k: int) -> None:
+        self.acked_k = last_k
+        while self._files and self._files[0].last_k <= last_k:
+            self.spool.drop(self._files.popleft().path)
+        while self._fresh and self._fresh[0][0] <= last_k:
+            self._fresh.popleft()
+
+    def _records_from(self, k0: int) -> list[Record]:
+        """The next frames to send from ``k0`` on: the rest of the spool file holding ``k0``
+        (after a reconnect or restart), else every frame in memory from ``k0``."""
+        for file in self._files:
+            if file.last_k >= k0:
+                records = decode_batch(file.path.read_bytes())[1]
+                return [
+                    (file.first_k + i, h, d)
+                    for i, (h, d) in enumerate(records)
+                    if file.first_k + i >= k0
+                ]
+        return [r for r in self._fresh if r[0] >= k0]
 
     async def _sender(self) -> None:
         failures = 0
@@ -131,7 +201,7 @@ class ToolForwarder:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 _LOGGER.warning("%s: forwarding interrupted: %s", self.serial, exc)
                 failures += 1
-            if self._stopping and not self.spool.paths():
+            if self._stopping and not self.unacked:
                 return
             await asyncio.sleep(backoff_s(failures, first_s=0.2, cap_s=5.0))
 
@@ -147,7 +217,7 @@ class ToolForwarder:
                 raise ValueError(f"the API answered the hello with {ready!r}")
             self.stats.connections += 1
             self.stats.session_id = ready.get("session_id")
-            in_flight: dict[int, tuple[Path, list[int]]] = {}
+            in_flight: deque[tuple[int, int, list[int]]] = deque()
             receiver = asyncio.create_task(self._receive(ws, in_flight))
             try:
                 await self._send_loop(ws, in_flight, receiver)
@@ -159,28 +229,24 @@ class ToolForwarder:
     async def _send_loop(
         self,
         ws: ClientConnection,
-        in_flight: dict[int, tuple[Path, list[int]]],
+        in_flight: deque[tuple[int, int, list[int]]],
         receiver: asyncio.Task[None],
     ) -> None:
-        next_id = 0
-        sent: set[Path] = set()
+        batch_id = 0
+        send_from = self.acked_k + 1
         while True:
-            for path in self.spool.paths():
-                if len(in_flight) >= self.f.window:
+            self._wake.clear()
+            while len(in_flight) < self.f.window:
+                records = self._records_from(send_from)
+                if not records:
                     break
-                if path in sent:
-                    continue
-                data = path.read_bytes()
-                host_ns = _host_times(data)
-                await ws.send(BATCH_HEADER.pack(next_id) + data[BATCH_HEADER.size :])
-                in_flight[next_id] = (path, host_ns)
-                sent.add(path)
-                next_id += 1
-            sent.intersection_update(p for p, _ in in_flight.values())
-            if self._stopping and not in_flight and not self.spool.paths():
+                await ws.send(encode_batch(batch_id, [(h, d) for _, h, d in records]))
+                in_flight.append((batch_id, records[-1][0], [h for _, h, _ in records]))
+                batch_id += 1
+                send_from = records[-1][0] + 1
+            if self._stopping and not in_flight and not self.unacked:
                 await ws.close()
                 return
-            self._wake.clear()
             waiter = asyncio.create_task(self._wake.wait())
             done, _ = await asyncio.wait(
                 {waiter, receiver}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
@@ -191,16 +257,18 @@ class ToolForwarder:
                 return
 
     async def _receive(
-        self, ws: ClientConnection, in_flight: dict[int, tuple[Path, list[int]]]
+        self, ws: ClientConnection, in_flight: deque[tuple[int, int, list[int]]]
     ) -> None:
         async for raw in ws:
             message = json.loads(raw)
             kind = message.get("type")
             if kind == "ack":
-                path, host_ns = in_flight.pop(int(message["batch"]))
+                batch_id, last_k, host_ns = in_flight.popleft()
+                if int(message["batch"]) != batch_id:
+                    raise ValueError(f"ack for batch {message['batch']}, expected {batch_id}")
                 now = time.time_ns()
                 self.stats.latency_s.extend((now - t) / 1e9 for t in host_ns)
-                self.spool.drop(path)
+                self._acknowledged(last_k)
                 self.stats.frames_acked += len(host_ns)
                 for key in ("stored", "duplicate_frames", "malformed_frames", "unassigned"):
                     setattr(self.stats, key, getattr(self.stats, key) + int(message[key]))
@@ -213,7 +281,7 @@ class ToolForwarder:
                 self.on_tare()
 
     async def stop(self, drain_s: float) -> None:
-        """Spool what is pending; give the sender ``drain_s`` to empty the spool."""
+        """Spool what is pending; give the sender ``drain_s`` to deliver what is unacknowledged."""
         self.spool_pending()
         self._stopping = True
         self._wake.set()
@@ -222,10 +290,7 @@ class ToolForwarder:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _host_times(batch: bytes) -> list[int]:
-    return [t for t, _ in decode_batch(batch)[1]]
+        self.spool_pending()  # anything that came in while draining
 
 
 class ApiForwarder:
@@ -239,7 +304,7 @@ class ApiForwarder:
         *,
         spool_max_bytes: int = 256 * 2**20,
         batch_interval_s: float = 0.1,
-        window: int = 8,
+        window: int = 16,
     ) -> None:
         self.url = ws_url(api_url)
         if not token:
