@@ -11,13 +11,20 @@ views (:mod:`.viewers`) get the new state, the store is flushed, marks are commi
 from strigil.api.live.groups import BatchOutcome
 from strigil.api.live.hub import LiveHub, StopResult
 from strigil.api.live.session import LiveSession, LiveState
-from strigil.api.live.viewers import FELL_BEHIND, SERVER_RESTART, SESSION_ENDED, Subscription
+from strigil.api.live.viewers import (
+    FELL_BEHIND,
+    SERVER_RESTART,
+    SESSION_ENDED,
+    Fanout,
+    Subscription,
+)
 
 __all__ = [
     "FELL_BEHIND",
     "SERVER_RESTART",
     "SESSION_ENDED",
     "BatchOutcome",
+    "Fanout",
     "LiveHub",
     "LiveSession",
     "LiveState",

@@ -15,13 +15,13 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from strigil.api.live.active import ActiveSessions
 from strigil.api.live.rollups import roll_up_running
 from strigil.api.live.rows import SessionRows
 from strigil.api.live.store_thread import StoreThread
-from strigil.api.live.viewers import Viewers
 from strigil.store.timeseries import TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,12 +68,18 @@ class GroupCommitter:
         thread: StoreThread,
         active: ActiveSessions,
         rows: SessionRows,
-        viewers: Viewers,
+        watched: Callable[[str], bool],
+        on_figures: Callable[[dict[str, dict[str, object]]], None],
+        on_error: Callable[[dict[str, dict[str, object]]], None],
     ) -> None:
+        """``on_figures`` and ``on_error`` are called on the event loop with the watched
+        sessions' snapshots after each group, or the error that kept a group from the store."""
         self._thread = thread
         self._active = active
         self._rows = rows
-        self._viewers = viewers
+        self._watched = watched
+        self._on_figures = on_figures
+        self._on_error = on_error
         self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -162,10 +168,10 @@ class GroupCommitter:
         snapshots = {
             sid: live.snapshot(now)
             for sid in touched
-            if self._viewers.watched(sid) and (live := self._active.get(sid)) is not None
+            if self._watched(sid) and (live := self._active.get(sid)) is not None
         }
         if snapshots and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._viewers.publish, snapshots)
+            self._loop.call_soon_threadsafe(self._on_figures, snapshots)
 
     def _publish_error(self, touched: set[str], exc: Exception) -> None:
         """Tell the live views why their data is not being stored: the ingester keeps it in
@@ -175,6 +181,6 @@ class GroupCommitter:
             "resends them; nothing is lost while its spool has room."
         )
         message: dict[str, object] = {"type": "error", "detail": detail}
-        errors = {sid: message for sid in touched if self._viewers.watched(sid)}
+        errors = {sid: message for sid in touched if self._watched(sid)}
         if errors and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._viewers.publish, errors)
+            self._loop.call_soon_threadsafe(self._on_error, errors)

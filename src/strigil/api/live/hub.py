@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strigil.api.live.active import ActiveSessions
 from strigil.api.live.channels import Send, ToolChannels
+from strigil.api.live.feed import LiveFeed
 from strigil.api.live.groups import BatchOutcome, GroupCommitter
 from strigil.api.live.rollups import roll_up_final
 from strigil.api.live.rows import SessionRows
@@ -50,9 +51,18 @@ class LiveHub:
         self._thread = StoreThread(open_store)
         self._active = ActiveSessions()
         self._rows = SessionRows(database)
-        self.viewers = Viewers()
+        self._feeds: dict[str, LiveFeed] = {}
+        """Event-loop live state of the watched sessions."""
+        self.viewers = Viewers(self._feeds.get)
         self.channels = ToolChannels()
-        self._groups = GroupCommitter(self._thread, self._active, self._rows, self.viewers)
+        self._groups = GroupCommitter(
+            self._thread,
+            self._active,
+            self._rows,
+            watched=self.viewers.watched,
+            on_figures=self._new_figures,
+            on_error=self._new_errors,
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -143,12 +153,37 @@ class LiveHub:
         """Queue a batch; the future resolves once it is durable (or raises)."""
         return await self._groups.ingest(clinic_id, serial, records)
 
-    def watch(self, session_id: str, depth: int = 8) -> Subscription:
-        """Subscribe a viewer (see :meth:`Viewers.watch`); cancel it in ``finally``."""
-        return self.viewers.watch(session_id, depth)
+    def feed(self, clinic_id: str, serial: str, records: list[tuple[int, bytes]]) -> None:
+        """A batch as it arrived, for the live views (event loop; before the store sees it)."""
+        live = self._active.of_tool(clinic_id, serial)
+        if live is None:
+            return
+        feed = self._feeds.get(live.id)
+        if feed is not None and feed.take(records):
+            self.viewers.notify(live.id)
+
+    def watch(self, session_id: str) -> Subscription:
+        """Subscribe a viewer (see :class:`Subscription`); cancel it in ``finally``."""
+        live = self._active.get(session_id)
+        if live is not None and session_id not in self._feeds:
+            self._feeds[session_id] = LiveFeed(live)
+        return self.viewers.watch(session_id)
 
     def end_viewers(self, session_id: str, code: int) -> None:
+        """Close the session's live views (it stopped): its feed goes with them."""
         self.viewers.end(session_id, code)
+        self._feeds.pop(session_id, None)
+
+    def _new_figures(self, snapshots: dict[str, dict[str, object]]) -> None:
+        for sid, figures in snapshots.items():
+            feed = self._feeds.get(sid)
+            if feed is not None:
+                feed.set_figures(figures)
+                self.viewers.notify(sid)
+
+    def _new_errors(self, errors: dict[str, dict[str, object]]) -> None:
+        for sid, message in errors.items():
+            self.viewers.post(sid, message)
 
     def register_tool(self, clinic_id: str, serial: str, send: Send) -> Callable[[], None]:
         """Route control messages for this tool to its ingester; returns the cancel function."""

@@ -215,6 +215,7 @@ class LiveSession:
             "type": "live",
             "session_id": self.id,
             "t_s": live.t_s,
+            "analysed_t_s": live.t_s,
             "force_n": live.force_n,
             "smoothed_force_n": force,
             "force_band_n": list(tg.force_band_n),

@@ -1,84 +1,144 @@
-"""Who watches which live session: one bounded queue per viewer, fed from the event loop."""
+"""Who watches which live session, and how each viewer is fed: at display rate, coalesced.
+
+The fan-out is one small interface (:class:`Fanout`), so that API replicas could later share
+live state through a broker (Redis pub/sub, NATS) instead of process memory; this module is the
+in-process implementation. Publishing never waits for a viewer: it bumps a version and wakes
+the subscriptions. Each viewer pulls: :meth:`Subscription.next` returns the newest state (with
+every trace point the viewer has not had) as soon as there is something new, at most every
+``MIN_INTERVAL_S``. A slow viewer therefore gets the newest state rather than a backlog, and a
+viewer that stops reading holds nothing up but its own socket (the route closes it with
+FELL_BEHIND when a send does not finish within ``SEND_TIMEOUT_S``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Final, Protocol
+
+from strigil.api.live.feed import LiveFeed
 
 FELL_BEHIND = 1013
-"""Close code for a viewer whose queue filled (try again later: it may reconnect)."""
+"""Close code for a viewer that stopped reading (try again later: it may reconnect)."""
 SESSION_ENDED = 1000
 SERVER_RESTART = 1012
+MIN_INTERVAL_S: Final = 1 / 60
+"""At most one message per display frame (60 Hz) per viewer."""
+SEND_TIMEOUT_S: Final = 5.0
+"""A viewer whose socket takes longer than this to take one message is closed."""
+MAX_EVENTS: Final = 8
 
-ViewerQueue = asyncio.Queue[dict[str, object] | int]
-"""Live states for one viewer, ended by the WebSocket close code to send."""
+Message = dict[str, object]
 
 
-@dataclass(frozen=True, slots=True)
+class Fanout(Protocol):
+    """What the live path needs of a fan-out, in process or through a broker."""
+
+    def watch(self, session_id: str) -> Subscription: ...
+    def watched(self, session_id: str) -> bool: ...
+    def notify(self, session_id: str) -> None: ...
+    def post(self, session_id: str, message: Message) -> None: ...
+    def end(self, session_id: str, code: int) -> None: ...
+
+
 class Subscription:
-    """One viewer's queue, and the function that ends the subscription (call it in
-    ``finally``; calling it twice is harmless)."""
+    """One viewer of one session. :meth:`next` gives its next message, or the close code that
+    ends it; :attr:`cancel` ends the subscription (call it in ``finally``; twice is harmless)."""
 
-    queue: ViewerQueue
-    cancel: Callable[[], None]
+    def __init__(
+        self, session_id: str, feed: Callable[[], LiveFeed | None], cancel: Callable[[], None]
+    ) -> None:
+        self.session_id = session_id
+        self._feed = feed
+        self.cancel = cancel
+        self.seen_version = -1
+        """The feed version this viewer has been sent (-1: nothing yet, so 10 s of trace)."""
+        self.events: deque[Message] = deque(maxlen=MAX_EVENTS)
+        self.ended: int | None = None
+        self.wake = asyncio.Event()
+        self._last_sent = 0.0
+
+    async def next(self) -> Message | int:
+        while True:
+            if self.ended is not None:
+                return self.ended
+            if self.events:
+                return self.events.popleft()
+            feed = self._feed()
+            if feed is not None and feed.figures and feed.version > self.seen_version:
+                wait = self._last_sent + MIN_INTERVAL_S - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue  # it may have ended meanwhile
+                message = feed.message(self.seen_version, time.time_ns())
+                self.seen_version = feed.version
+                self._last_sent = time.monotonic()
+                return message
+            self.wake.clear()
+            await self.wake.wait()
 
 
 class Viewers:
-    """Live-view subscribers per session. Only the event loop calls :meth:`publish`; the store
-    thread may ask :meth:`watched` (a read of a dict) to skip snapshots nobody wants."""
+    """The in-process :class:`Fanout`. Event loop only; the store thread may ask
+    :meth:`watched` (a read of a dict) to skip snapshots nobody wants."""
 
-    def __init__(self) -> None:
-        self._queues: dict[str, set[ViewerQueue]] = {}
+    def __init__(self, feed_of: Callable[[str], LiveFeed | None] = lambda _sid: None) -> None:
+        self._subs: dict[str, set[Subscription]] = {}
+        self._feed_of = feed_of
         self.dropped = 0
         """Viewers closed with FELL_BEHIND since the start."""
 
-    def watch(self, session_id: str, depth: int = 8) -> Subscription:
-        """A bounded queue of live states for one viewer; its last item is the WebSocket close
-        code that ends it: FELL_BEHIND for a viewer that let it fill (a frozen browser never
-        slows the others), SESSION_ENDED when the session stops, SERVER_RESTART at shutdown."""
-        queue: ViewerQueue = asyncio.Queue(depth)
-        self._queues.setdefault(session_id, set()).add(queue)
-        return Subscription(queue, lambda: self._discard(session_id, queue))
+    def watch(self, session_id: str) -> Subscription:
+        sub = Subscription(
+            session_id, lambda: self._feed_of(session_id), lambda: self._discard(sub)
+        )
+        self._subs.setdefault(session_id, set()).add(sub)
+        return sub
 
     def watched(self, session_id: str) -> bool:
-        return session_id in self._queues
+        return session_id in self._subs
 
     def sessions(self) -> list[str]:
-        """The sessions someone watches."""
-        return list(self._queues)
+        return list(self._subs)
 
-    def queues(self, session_id: str) -> frozenset[ViewerQueue]:
-        return frozenset(self._queues.get(session_id, ()))
+    def subscriptions(self, session_id: str) -> frozenset[Subscription]:
+        return frozenset(self._subs.get(session_id, ()))
 
-    def publish(self, states: dict[str, dict[str, object]]) -> None:
-        """Hand each session's state to its viewers; a viewer with a full queue is ended."""
-        for sid, state in states.items():
-            for queue in list(self._queues.get(sid, ())):
-                try:
-                    queue.put_nowait(state)
-                except asyncio.QueueFull:
-                    self.dropped += 1
-                    self._end(sid, queue, FELL_BEHIND)
+    def notify(self, session_id: str) -> None:
+        """The session's feed has something new: wake its viewers (never waits for them)."""
+        for sub in self._subs.get(session_id, ()):
+            sub.wake.set()
+
+    def post(self, session_id: str, message: Message) -> None:
+        """A message every viewer of the session gets once (an error, say), before the next
+        state; a viewer that has not read the last MAX_EVENTS loses the oldest."""
+        for sub in self._subs.get(session_id, ()):
+            sub.events.append(message)
+            sub.wake.set()
+
+    def fell_behind(self, sub: Subscription) -> None:
+        self.dropped += 1
+        self._end(sub, FELL_BEHIND)
 
     def end(self, session_id: str, code: int) -> None:
         """Close every live view of a session (it stopped, or the server is going down)."""
-        for queue in list(self._queues.get(session_id, ())):
-            self._end(session_id, queue, code)
+        for sub in list(self._subs.get(session_id, ())):
+            self._end(sub, code)
 
     def end_all(self, code: int) -> None:
         for sid in self.sessions():
             self.end(sid, code)
 
-    def _discard(self, session_id: str, queue: ViewerQueue) -> None:
-        viewers = self._queues.get(session_id)
-        if viewers is not None:
-            viewers.discard(queue)
-            if not viewers:
-                del self._queues[session_id]
+    def _discard(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.session_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.session_id]
 
-    def _end(self, session_id: str, queue: ViewerQueue, code: int) -> None:
-        self._discard(session_id, queue)
-        while not queue.empty():
-            queue.get_nowait()
-        queue.put_nowait(code)
+    def _end(self, sub: Subscription, code: int) -> None:
+        self._discard(sub)
+        sub.ended = code
+        sub.wake.set()

@@ -149,6 +149,7 @@ async def upload_frames(
         _, records = decode_batch(bytes(body))
     except WireFormatError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    hub.feed(token.clinic_id, serial, records)
     outcome = await (await hub.ingest(token.clinic_id, serial, records))
     return FramesStored(**dataclasses.asdict(outcome))
 
@@ -254,6 +255,7 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
                 _LOGGER.warning("ingest from %s closed: %s", config.serial, exc)
                 await websocket.close(CLOSE_BAD_DATA, reason=str(exc)[:120])
                 break
+            hub.feed(token.clinic_id, config.serial, records)  # the live views: at once
             future = await hub.ingest(token.clinic_id, config.serial, records)
             await in_flight.put((batch_id, future))
         await in_flight.put(None)

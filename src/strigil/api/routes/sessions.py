@@ -39,6 +39,7 @@ from strigil.api.live import (
     LiveSession,
     StopResult,
 )
+from strigil.api.live.viewers import SEND_TIMEOUT_S
 from strigil.api.schemas import (
     AreaIn,
     AreaOut,
@@ -493,20 +494,29 @@ def _may_watch(websocket: WebSocket, user: User, session_id: str) -> bool:
 async def live_view(
     websocket: WebSocket, session_id: str, user: WebSocketUser, hub: HubDep
 ) -> None:
-    """The running session's live state, a JSON message per ingest group (several a second):
-    force against the band, strokes, rate, session and area time, link quality, and the new
-    samples for the scrolling trace. Closed with 1000 when the session stops, 1012 when the
-    server shuts down, and 1013 for a viewer that does not keep up (it may reconnect)."""
+    """The running session's live state, at display rate while samples flow (at most 60
+    messages a second, each as soon as something new arrived): force against the band,
+    strokes, rate, session and area time, link quality, and the trace samples this viewer has
+    not had yet (the first message carries the last 10 s). Closed with 1000 when the session
+    stops, 1012 when the server shuts down, and 1013 for a viewer that stopped reading (it may
+    reconnect)."""
     if not await run_in_threadpool(_may_watch, websocket, user, session_id):
         raise WebSocketException(1008, reason="log in, and watch a running session of yours")
     await websocket.accept()
     subscription = hub.watch(session_id)
-    queue = subscription.queue
 
     async def send() -> None:
-        while not isinstance(state := await queue.get(), int):
-            await websocket.send_json(state)
-        await websocket.close(state, reason=CLOSE_REASONS.get(state, ""))
+        while not isinstance(state := await subscription.next(), int):
+            try:
+                await asyncio.wait_for(websocket.send_json(state), SEND_TIMEOUT_S)
+            except TimeoutError:
+                hub.viewers.fell_behind(subscription)
+                state = FELL_BEHIND
+                break
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                websocket.close(state, reason=CLOSE_REASONS.get(state, "")), SEND_TIMEOUT_S
+            )
 
     async def listen() -> None:  # notices a browser that went away while nothing is sent
         while (await websocket.receive())["type"] != "websocket.disconnect":

@@ -1,0 +1,122 @@
+"""What a live view shows of the newest samples, kept on the event loop as messages arrive.
+
+The store thread writes, analyses and flushes in groups; a live view must not wait for that.
+So the ingest route hands every batch to the session's :class:`LiveFeed` too, on the event
+loop, before queueing it for the store: the feed decodes the frames (with its own
+:class:`~strigil.ingest.frames.FrameTracker`, so resends are not drawn twice), maps device
+time to session time with the session's anchor, and keeps the newest force, the force of the
+last 0.1 s and a 10-s trace thinned to about 50 points per second. The figures that need the
+analysis (strokes, rate, share in band) come from the store thread after each group
+(:meth:`LiveFeed.set_figures`); a view's message is those figures with the feed's newest
+samples on top.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+from strigil.ingest import protocol as p
+from strigil.ingest.frames import FrameTracker
+from strigil.signal.scoring import band_status
+
+if TYPE_CHECKING:
+    from strigil.api.live.session import LiveSession
+
+TRACE_WINDOW_S: Final = 10.0
+"""How much trace a new viewer gets at once (the live view's window)."""
+TRACE_POINTS_PER_S: Final = 50
+SMOOTHING_S: Final = 0.1
+"""The big readout shows the mean force of this last stretch."""
+
+
+class LiveFeed:
+    """The newest samples of one session, for its viewers. Event loop only."""
+
+    def __init__(self, live: LiveSession) -> None:
+        self._live = live
+        self._frames = FrameTracker(live.durable_hwm_us)
+        self._anchor_us = live.anchor_device_us
+        self.version = 0
+        """+1 for every change a viewer should see."""
+        self.trace: deque[tuple[int, float, float]] = deque()
+        """(version, session time s, force N) of the thinned trace, the last 10 s."""
+        self._recent: deque[tuple[float, float]] = deque()
+        """(session time s, force N) of every sample of the last 0.1 s."""
+        self.t_s: float | None = None
+        self.force_n: float | None = None
+        self.host_ns: int | None = None
+        self.battery_low = False
+        self.figures: dict[str, object] = {}
+        """The store thread's latest snapshot of the session (strokes, rates, targets, …)."""
+
+    def take(self, records: list[tuple[int, bytes]]) -> bool:
+        """Frames as they arrived (host ns, bytes); True if any sample was new."""
+        started_ns = self._live.started_ns
+        changed = False
+        for host_ns, data in records:
+            if host_ns < started_ns:
+                continue  # before the session: not its data
+            tracked = self._frames.track(data)
+            if tracked is None:
+                continue
+            frame = tracked.frame
+            if self._anchor_us is None:
+                anchor = self._live.anchor_device_us
+                self._anchor_us = tracked.device_us if anchor is None else anchor
+            self._add(tracked.device_us - self._anchor_us, frame)
+            self.host_ns = host_ns
+            self.battery_low = bool(frame.flags & p.FrameFlags.BATTERY_LOW)
+            changed = True
+        if changed:
+            self.version += 1
+        return changed
+
+    def _add(self, rel_us: int, frame: p.Frame) -> None:
+        dt_us = frame.dt_us
+        step = max(round(1e6 / dt_us / TRACE_POINTS_PER_S), 1)
+        first_index = round(rel_us / dt_us)
+        forces = frame.force_n.tolist()
+        version = self.version + 1
+        for i, force in enumerate(forces):
+            t = (rel_us + i * dt_us) / 1e6
+            self._recent.append((t, force))
+            if (first_index + i) % step == 0:
+                self.trace.append((version, round(t, 3), round(force, 2)))
+        self.t_s = (rel_us + (len(forces) - 1) * dt_us) / 1e6
+        self.force_n = forces[-1]
+        while self._recent and self._recent[0][0] <= self.t_s - SMOOTHING_S:
+            self._recent.popleft()
+        while self.trace and self.trace[0][1] < self.t_s - TRACE_WINDOW_S:
+            self.trace.popleft()
+
+    def set_figures(self, figures: dict[str, object]) -> None:
+        self.figures = figures
+        self.version += 1
+
+    def message(self, seen_version: int, now_ns: int) -> dict[str, object]:
+        """The live state for a viewer that has seen up to ``seen_version``: the figures, the
+        newest samples, and the trace points it has not had (all 10 s for a new viewer)."""
+        state = dict(self.figures)
+        state.setdefault("type", "live")
+        state.setdefault("session_id", self._live.id)
+        if self.t_s is not None:
+            recent = [f for _, f in self._recent]
+            smoothed = sum(recent) / len(recent) if recent else self.force_n
+            band = state.get("force_band_n")
+            state.update(
+                t_s=self.t_s,
+                force_n=self.force_n,
+                smoothed_force_n=smoothed,
+                battery_low=self.battery_low,
+                sample_host_ns=self.host_ns,
+                last_sample_age_s=None
+                if self.host_ns is None
+                else round((now_ns - self.host_ns) / 1e9, 3),
+            )
+            if isinstance(band, list) and smoothed is not None:
+                state["force_status"] = band_status(smoothed, (band[0], band[1]))
+        new = [(t, f) for v, t, f in self.trace if v > seen_version]
+        state["trace_t_s"] = [t for t, _ in new]
+        state["trace_force_n"] = [f for _, f in new]
+        return state
