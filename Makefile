@@ -74,6 +74,7 @@ bench: $(STAMP) $(VENDOR) servers
 	$(BIN)/python bench/bench_forward_latency.py
 	$(BIN)/python bench/bench_api_ingest.py
 	$(BIN)/python bench/bench_live_latency.py
+	$(BIN)/python bench/bench_browser_latency.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) web/node_modules src/strigil/dashboards/static/vendor .pytest_cache .mypy_cache .ruff_cache

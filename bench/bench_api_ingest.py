@@ -5,8 +5,8 @@ API memory per live session; with the raw InfluxDB write rate of the same points
 
 One `strigil serve` process (InfluxDB store) and one influxd run on this machine; this process
 plays TOOLS ingesters, each streaming SECONDS_OF_DATA of a 200 Hz session over the ingest
-WebSocket as fast as the API acknowledges (a window of 8 batches of 0.5 s each), which is the
-API's sustained capacity. Every sample is then counted back in InfluxDB: stored == sent.
+WebSocket as fast as the API acknowledges (a window of 8 batches of 6 four-sample frames,
+0.12 s each), which is the API's sustained capacity. Every sample is then counted back in InfluxDB: stored == sent.
 The ingesters and the API share the 2 cores, so the figure is a lower bound for the API.
 """
 
@@ -39,7 +39,9 @@ from strigil.store.timeseries import SAMPLE_FIELDS
 
 KEY = "bench-key-" + "Zq8w" * 8
 RATE_HZ = 200
-FRAMES_PER_BATCH = 6  # 6 × 16 samples ≈ 0.5 s at 200 Hz
+FRAMES_PER_BATCH = 6
+"""6 frames of 4 samples (the frame-timing rule at 200 Hz): 0.12 s of samples per message, a
+quarter of what a message carried when tools packed 16 samples a frame."""
 WINDOW = 8
 
 
@@ -127,7 +129,7 @@ def main() -> None:
     n = int(seconds * RATE_HZ)
     t = np.arange(n) / RATE_HZ
     frames = samples_to_frames(
-        t, sim.force_n[:n], sim.acc_g[:n], sim.gyr_dps[:n], rate_hz=RATE_HZ, per_frame=16
+        t, sim.force_n[:n], sim.acc_g[:n], sim.gyr_dps[:n], rate_hz=RATE_HZ, per_frame=4
     )
     samples_total = tools * n
     with influx_server() as influx, tempfile.TemporaryDirectory() as tmp:

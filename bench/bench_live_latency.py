@@ -1,18 +1,21 @@
-"""Live-view latency: from a tool's notification to a browser's WebSocket receiving the update,
-p50 and p99, at 1, 10 and 100 concurrent live sessions; and the API's memory at 100.
+"""Live-view latency as a therapist perceives it: the age of every sample of the trace when it
+reaches the viewer, p50 and p99, and updates per second per viewer, at 1, 10 and 100 live
+sessions; and the API's memory.
 
     .venv/bin/python bench/bench_live_latency.py [SECONDS [SESSIONS…]]   # default 20 s; 1 10 100
 
-Two paths are measured, in one run, against one `strigil serve` process (embedded store):
+The age of trace sample i in a message is ``receive time − host time of the sample``, the host
+time of the sample being the receive stamp of the frame that carried the newest sample
+(``sample_host_ns``) less the time between it and sample i (``t_s − trace_t_s[i]``): a sample
+taken 15 ms before its frame left the tool is 15 ms older than the frame's stamp.
 
-- **API path** (1, 10, 100 sessions): a sender process plays each tool's frames in real time
-  (200 Hz, one 16-sample frame per notification, 12.5 a second), each frame stamped with the
-  wall clock when it is sent, as the ingester stamps a notification, over the ingest WebSocket;
-  a viewer process holds one live-view WebSocket per session, as a browser does, and records
-  `now - sample_host_ns` for every update. This is what the API adds.
-- **Whole path** (1 and 10 tools): virtual tools on bumble's radio → bleak → the real ingester,
-  whose spool holds frames up to 100 ms before forwarding (durability first) → the API → the
-  viewers. (100 bumble tools in one Python process would measure bumble, not strigil.)
+- **Whole path** (separate processes, as in a clinic): ``strigil virtual-tool`` (bumble
+  peripherals following the frame-timing rule) → ``strigil ingest`` over a TCP HCI link (bleak,
+  the real ingester, its spool) → ``strigil serve`` (embedded store) → a viewer process with
+  one live-view WebSocket per session, as a browser has.
+- **API path**: a sender process plays each tool's 4-sample frames in real time (200 Hz, 50
+  frames a second, each stamped when sent, as the ingester stamps a notification) straight
+  into the ingest WebSocket: what the API adds, without bumble's cost.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from strigil.signal.simulate import simulate_session
 KEY = "bench-key-" + "Zq8w" * 8
 PASSWORD = "bench password 123"
 RATE_HZ = 200
-PER_FRAME = 16
+PER_FRAME = 4
+"""The frame-timing rule at 200 Hz: a frame leaves before its first sample is 20 ms old."""
 
 
 def rss_mib(pid: int) -> float:
@@ -93,16 +97,22 @@ def sender(ws_url: str, token: str, serials: list[str], seconds: float, go: mp.E
 # --- the viewers: one live-view socket per session, as browsers ------------------------------
 
 
-async def view(base: str, user_token: str, session_ids: list[str], seconds: float) -> np.ndarray:
-    latencies: list[float] = []
-    warmup_until = time.monotonic() + 2.0
+async def view(
+    base: str, user_token: str, session_ids: list[str], seconds: float
+) -> tuple[np.ndarray, list[float]]:
+    """Per-sample ages (s) of every trace sample received, and updates per second per viewer."""
+    ages: list[float] = []
+    rates: list[float] = []
+    warmup_s = 2.0
 
     async def one(sid: str) -> None:
         url = base.replace("http://", "ws://") + f"/api/v1/sessions/{sid}/live"
         async with connect(
             url, additional_headers={"Authorization": f"Bearer {user_token}"}, compression=None
         ) as ws:
-            end = time.monotonic() + seconds
+            start = time.monotonic()
+            end = start + warmup_s + seconds
+            updates = 0
             while time.monotonic() < end:
                 try:
                     msg = await asyncio.wait_for(
@@ -111,12 +121,18 @@ async def view(base: str, user_token: str, session_ids: list[str], seconds: floa
                 except TimeoutError:
                     break
                 now = time.time_ns()
-                host_ns = json.loads(msg).get("sample_host_ns")
-                if host_ns is not None and time.monotonic() > warmup_until:
-                    latencies.append((now - host_ns) / 1e9)
+                if time.monotonic() < start + warmup_s:
+                    continue  # the first message back-fills 10 s: not live samples
+                state = json.loads(msg)
+                host_ns, t_s = state.get("sample_host_ns"), state.get("t_s")
+                if host_ns is None or state.get("type") != "live":
+                    continue
+                updates += 1
+                ages.extend((now - host_ns) / 1e9 + (t_s - t) for t in state["trace_t_s"])
+            rates.append(updates / seconds)
 
     await asyncio.gather(*(one(s) for s in session_ids))
-    return np.asarray(latencies)
+    return np.asarray(ages), rates
 
 
 # --- runs ---------------------------------------------------------------------------------
@@ -145,7 +161,7 @@ def _start_sessions(api: ApiServer, user_token: str) -> list[str]:
         ]
 
 
-def api_path(sessions: int, seconds: float) -> tuple[np.ndarray, float]:
+def api_path(sessions: int, seconds: float) -> tuple[tuple[np.ndarray, list[float]], float]:
     with tempfile.TemporaryDirectory() as tmp:
         api, token = _stack(Path(tmp))
         try:
@@ -153,7 +169,7 @@ def api_path(sessions: int, seconds: float) -> tuple[np.ndarray, float]:
             ws_url = api.url.replace("http://", "ws://") + "/api/v1/ingest/ws"
             go = mp.get_context("spawn").Event()
             proc = mp.get_context("spawn").Process(
-                target=sender, args=(ws_url, token, serials, seconds + 4.0, go)
+                target=sender, args=(ws_url, token, serials, seconds + 6.0, go)
             )
             proc.start()
             user = _login(api)
@@ -177,58 +193,74 @@ def api_path(sessions: int, seconds: float) -> tuple[np.ndarray, float]:
     return lat, rss
 
 
-def whole_path(tools: int, seconds: float) -> np.ndarray:
-    from bumble.link import LocalLink
+def whole_path(
+    tools: int, seconds: float, *, full_frames: bool = False
+) -> tuple[tuple[np.ndarray, list[float]], float]:
+    """Virtual tools, the ingester and the API as three processes, and a viewer process."""
+    import os
 
-    from strigil.ingest.bumble_backend import BumbleCentral
-    from strigil.ingest.forwarder import ApiForwarder
-    from strigil.ingest.ingester import Ingester
-    from strigil.ingest.runtime import bleak_kwargs, device_on_link, start_virtual_tools
-    from strigil.ingest.virtual_tool import VirtualToolOptions
-
-    async def run(api: ApiServer, token: str, spool: Path) -> np.ndarray:
-        link = LocalLink()  # type: ignore[no-untyped-call]
-        await start_virtual_tools(link, tools, VirtualToolOptions(minutes=5.0))
-        scan_kw, client_kw = bleak_kwargs(BumbleCentral(device_on_link(link, "F1:F1:F1:F1:F1:F1")))
-        forwarder = ApiForwarder(api.url, token, spool)
-        ingester = Ingester(
-            None, scanner_kwargs=scan_kw, client_kwargs=client_kw, frame_sink=forwarder
-        )
-        stop = asyncio.Event()
-        task = asyncio.create_task(ingester.run(stop))
-        while len(forwarder.tools) < tools or not all(
-            t.stats.connections for t in forwarder.tools.values()
-        ):
-            await asyncio.sleep(0.1)
-        user = await asyncio.to_thread(_login, api)
-        ids = await asyncio.to_thread(_start_sessions, api, user)
-        lat = await view(api.url, user, ids, seconds)
-        stop.set()
-        await task
-        await forwarder.close(drain_s=3.0)
-        return lat
-
+    strigil = [sys.executable, "-m", "strigil.cli"]
     with tempfile.TemporaryDirectory() as tmp:
         api, token = _stack(Path(tmp))
+        hci = free_port()
+        procs = [
+            subprocess.Popen(
+                [*strigil, "virtual-tool", "--hci", f"tcp-server:127.0.0.1:{hci}",
+                 "--count", str(tools), "--minutes", "10",
+                 *(["--full-frames"] if full_frames else [])],
+                stderr=subprocess.DEVNULL,
+            )
+        ]  # fmt: skip
         try:
-            return asyncio.run(run(api, token, Path(tmp) / "spool"))
+            time.sleep(2.0)
+            procs.append(
+                subprocess.Popen(
+                    [*strigil, "ingest", "--hci", f"tcp-client:127.0.0.1:{hci}",
+                     "--api", api.url, "--spool", str(Path(tmp) / "spool"),
+                     "--duration-s", str(int(seconds + 60 + 2 * tools))],
+                    env={**os.environ, "STRIGIL_INGEST_TOKEN": token},
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+            user = _login(api)
+            deadline = time.monotonic() + 30 + 2 * tools  # one connection at a time
+            with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {user}"}) as h:
+                while len(h.get("/api/v1/tools").json()) < tools:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"only {len(h.get('/api/v1/tools').json())} tools")
+                    time.sleep(0.2)
+            ids = _start_sessions(api, user)
+            result = asyncio.run(view(api.url, user, ids, seconds))
+            rss = rss_mib(api.process.pid) if api.process else float("nan")
+            return result, rss
         finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             api.stop()
 
 
-def _report(what: str, lat: np.ndarray, extra: str = "") -> None:
-    p50, p99 = np.percentile(lat, [50, 99]) * 1000
-    print(f"{what}: {lat.size:6d} updates, notification → viewer p50 {p50:6.1f} ms, "
-          f"p99 {p99:6.1f} ms{extra}")  # fmt: skip
+def _report(what: str, result: tuple[np.ndarray, list[float]], rss: float) -> None:
+    ages, rates = result
+    p50, p90, p99 = np.percentile(ages, [50, 90, 99]) * 1000 if ages.size else (np.nan,) * 3
+    print(f"{what}: {ages.size:7d} samples, age at the viewer p50 {p50:5.1f} ms, "
+          f"p90 {p90:5.1f} ms, p99 {p99:5.1f} ms; updates/s per viewer "
+          f"min {min(rates, default=0):4.1f} median {np.median(rates or [0]):4.1f}; "
+          f"API RSS {rss:6.1f} MiB", flush=True)  # fmt: skip
 
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
-    for n in [int(a) for a in sys.argv[2:]] or (1, 10, 100):
-        lat, rss = api_path(n, seconds)
-        _report(f"API path,   {n:3d} session(s)", lat, f"; API RSS {rss:6.1f} MiB")
-    for n in (1, 10) if len(sys.argv) <= 2 else ():
-        _report(f"whole path, {n:3d} tool(s)   ", whole_path(n, seconds))
+    counts = [int(a) for a in sys.argv[2:]] or [1, 10, 100]
+    _report("reference: whole path, 1 tool packing full frames (35 samples, 175 ms)",
+            *whole_path(1, seconds, full_frames=True))  # fmt: skip
+    for n in counts:
+        _report(f"whole path, {n:3d} tool(s)   ", *whole_path(n, seconds))
+    for n in counts:
+        _report(f"API path,   {n:3d} session(s)", *api_path(n, seconds))
 
 
 if __name__ == "__main__":

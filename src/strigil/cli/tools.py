@@ -27,6 +27,11 @@ def _tool_behaviour(cmd: argparse.ArgumentParser) -> None:
         help="test: send every N-th frame malformed",
     )
     cmd.add_argument(
+        "--full-frames",
+        action="store_true",
+        help="test: pack every frame full, as older tools do (ignores the 20-ms frame timing)",
+    )
+    cmd.add_argument(
         "--drift-ppm",
         type=float,
         default=0.0,
@@ -97,6 +102,7 @@ def _tool_options(args: argparse.Namespace) -> Any:
         drop_every_n_frames=args.drop_every,
         malformed_every_n_frames=args.malformed_every,
         clock_drift_ppm=args.drift_ppm,
+        full_frames=args.full_frames,
     )
 
 

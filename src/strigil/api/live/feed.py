@@ -13,7 +13,9 @@ samples on top.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from strigil.ingest import protocol as p
@@ -28,13 +30,17 @@ TRACE_WINDOW_S: Final = 10.0
 TRACE_POINTS_PER_S: Final = 50
 SMOOTHING_S: Final = 0.1
 """The big readout shows the mean force of this last stretch."""
+FIGURES_RIDE_S: Final = 0.04
+"""New figures wait this long for the next frame to carry them (two frames at 200 Hz), so
+viewers get one message per frame rather than two; then they go on their own."""
 
 
 class LiveFeed:
     """The newest samples of one session, for its viewers. Event loop only."""
 
-    def __init__(self, live: LiveSession) -> None:
+    def __init__(self, live: LiveSession, on_change: Callable[[], None] = lambda: None) -> None:
         self._live = live
+        self._on_change = on_change
         self._frames = FrameTracker(live.durable_hwm_us)
         self._anchor_us = live.anchor_device_us
         self.version = 0
@@ -91,8 +97,23 @@ class LiveFeed:
             self.trace.popleft()
 
     def set_figures(self, figures: dict[str, object]) -> None:
+        """The store thread's newest figures: sent with the next frame, or alone after
+        FIGURES_RIDE_S if no frame comes (the end of a stream, or the first figures)."""
+        first = not self.figures
         self.figures = figures
+        if first:
+            self._bump()
+            return
+        asyncio.get_running_loop().call_later(FIGURES_RIDE_S, self._bump_unless, self.version)
+
+    def _bump_unless(self, version: int) -> None:
+        """Bump, unless a frame has (and so carried the figures) since ``version``."""
+        if self.version == version:
+            self._bump()
+
+    def _bump(self) -> None:
         self.version += 1
+        self._on_change()
 
     def message(self, seen_version: int, now_ns: int) -> dict[str, object]:
         """The live state for a viewer that has seen up to ``seen_version``: the figures, the

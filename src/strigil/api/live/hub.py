@@ -166,7 +166,9 @@ class LiveHub:
         """Subscribe a viewer (see :class:`Subscription`); cancel it in ``finally``."""
         live = self._active.get(session_id)
         if live is not None and session_id not in self._feeds:
-            self._feeds[session_id] = LiveFeed(live)
+            self._feeds[session_id] = LiveFeed(
+                live, on_change=lambda: self.viewers.notify(session_id)
+            )
         return self.viewers.watch(session_id)
 
     def end_viewers(self, session_id: str, code: int) -> None:
@@ -179,7 +181,6 @@ class LiveHub:
             feed = self._feeds.get(sid)
             if feed is not None:
                 feed.set_figures(figures)
-                self.viewers.notify(sid)
 
     def _new_errors(self, errors: dict[str, dict[str, object]]) -> None:
         for sid, message in errors.items():

@@ -24,8 +24,8 @@ FELL_BEHIND = 1013
 """Close code for a viewer that stopped reading (try again later: it may reconnect)."""
 SESSION_ENDED = 1000
 SERVER_RESTART = 1012
-MIN_INTERVAL_S: Final = 1 / 60
-"""At most one message per display frame (60 Hz) per viewer."""
+MIN_INTERVAL_S: Final = 1 / 120
+"""At most one message per frame of a 120-Hz display, per viewer."""
 SEND_TIMEOUT_S: Final = 5.0
 """A viewer whose socket takes longer than this to take one message is closed."""
 MAX_EVENTS: Final = 8

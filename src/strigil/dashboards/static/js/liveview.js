@@ -7,6 +7,10 @@ import { bandPlugin, lineChart } from "./charts.js";
 const WINDOW_S = 10;
 const CONTACT_N = 1.0; // the analysis's minimum stroke force (docs/algorithms.md)
 const STATUS_TEXT = { within: "in band", below: "too light", above: "too hard" };
+// Age of the newest sample when each frame of the view is drawn (wall clock, ms), the last
+// 2,000: what a therapist sees, for anyone measuring it (bench/bench_browser_latency.py).
+const drawAgesMs = [];
+window.strigilDrawAgesMs = drawAgesMs;
 
 function beeper() {
   let ctx = null;
@@ -71,6 +75,10 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     const s = pending;
     pending = null;
     if (!s) return;
+    if (s.sample_host_ns !== null && s.sample_host_ns !== undefined) {
+      drawAgesMs.push(Date.now() - s.sample_host_ns / 1e6);
+      if (drawAgesMs.length > 2000) drawAgesMs.shift();
+    }
     const tmax = ts.length ? ts[ts.length - 1] : s.t_s;
     chart.setData([ts.slice(), fs.slice()], false);
     chart.setScale("x", { min: tmax - WINDOW_S, max: tmax });
