@@ -6,7 +6,8 @@ API memory per live session; with the raw InfluxDB write rate of the same points
 One `strigil serve` process (InfluxDB store) and one influxd run on this machine; this process
 plays TOOLS ingesters, each streaming SECONDS_OF_DATA of a 200 Hz session over the ingest
 WebSocket as fast as the API acknowledges (a window of 8 batches of 6 four-sample frames,
-0.12 s each), which is the API's sustained capacity. Every sample is then counted back in InfluxDB: stored == sent.
+0.12 s each), which is the API's sustained capacity. Every sample is then counted back in
+InfluxDB: stored == sent.
 The ingesters and the API share the 2 cores, so the figure is a lower bound for the API.
 """
 
