@@ -4,6 +4,7 @@ a real `strigil serve` process, stopped and started again in the middle of a ses
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,57 @@ def test_frames_go_to_the_api_at_once_not_at_the_spool_tick(tmp_path: Path) -> N
         tool = asyncio.run(run()).tools["VT-2"]
         assert tool.stats.frames_acked == tool.stats.frames_spooled >= 100
         assert tool.unacked == 0  # what came in meanwhile was delivered at the close
+
+
+def test_a_flood_of_tiny_batches_from_one_ingester_does_not_starve_another(
+    tmp_path: Path,
+) -> None:
+    """One ingester sends 5,000 one-frame batches and never reads its acks; another sends one
+    batch at a time. Each connection has at most 16 batches in the API (it stops reading a
+    socket whose batches wait), so the calm one is answered within 2 s every time."""
+    from websockets.asyncio.client import connect
+
+    from strigil.ingest import protocol as p
+    from strigil.ingest.wire import encode_batch
+
+    data = tmp_path / "api"
+    token = seed_clinic(data, KEY, {"dana": (Role.THERAPIST, PASSWORD)})
+    env = {"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}
+    zeros = np.zeros((4, 3))
+    frame = p.encode_frame(
+        seq=0, t_us=0, dt_us=5000, force_n=np.zeros(4), acc_g=zeros, gyr_dps=zeros
+    )
+
+    async def hello(url: str, serial: str) -> Any:
+        ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"})
+        config = {"profile": 1, "model": "m", "serial": serial, "firmware": "1", "rate_hz": 200}
+        await ws.send(json.dumps({"type": "hello", "config": config}))
+        assert json.loads(await ws.recv())["type"] == "ready"
+        return ws
+
+    with api_server(env) as api:
+        url = api.url.replace("http://", "ws://") + "/api/v1/ingest/ws"
+
+        async def run() -> list[float]:
+            flood, calm = await hello(url, "FLOOD"), await hello(url, "CALM")
+
+            async def flooder() -> None:
+                for k in range(5000):
+                    await flood.send(encode_batch(k, [(time.time_ns(), frame)]))
+
+            flooding = asyncio.create_task(flooder())
+            await asyncio.sleep(0.5)
+            waits = []
+            for k in range(20):
+                t0 = time.monotonic()
+                await calm.send(encode_batch(k, [(time.time_ns(), frame)]))
+                ack = json.loads(await asyncio.wait_for(calm.recv(), 10))
+                waits.append(time.monotonic() - t0)
+                assert (ack["type"], ack["batch"]) == ("ack", k)
+            flooding.cancel()
+            await flood.close()
+            await calm.close()
+            return waits
+
+        waits = asyncio.run(run())
+    assert max(waits) < 2.0, waits
