@@ -167,6 +167,19 @@ def test_login_rejects_a_wrong_password_and_admits_the_right_one(browser, demo: 
     assert page.errors == []
 
 
+@pytest.mark.parametrize(
+    "target", ["/%5Cevil.example/x", "/%09/evil.example", "//evil.example", "https://evil.example/"]
+)
+def test_login_never_sends_the_browser_to_another_host(browser, demo: Demo, target: str) -> None:  # type: ignore[no-untyped-def]
+    page = _page(browser, demo, None)
+    page.goto(f"{demo.url}/login?next={target}")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", demo.passwords["ada"])
+    page.click("button[type=submit]")
+    page.wait_for_selector("header.top")  # her home page, on this host
+    assert page.url == demo.url + "/"
+
+
 def test_live_view_moves_switches_area_and_stops_into_the_report(browser, demo: Demo) -> None:  # type: ignore[no-untyped-def]
     sid = demo.live["VT-0001"]
     page = _page(browser, demo, "dana")
