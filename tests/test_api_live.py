@@ -413,6 +413,27 @@ def test_the_live_view_follows_the_session_and_drops_viewers_who_fall_behind(liv
     assert 0 <= last["pct_strokes_in_force_band"] <= 100
 
 
+def test_a_failed_write_tells_the_ingester_of_its_own_batch_only(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    _, frames = simulated_frames(minutes=0.5, seed=9)
+    ws, ready = connect(client, h["north_token"])
+    start(client, h, ready["tool_id"])
+    store = client.app.state.hub._thread.store  # the fault, injected at the store's edge
+    secret = "INSERT INTO treatment_session ... ('s-of-another-clinic', samples=987654)"
+
+    def failing_write(_blocks: object) -> None:
+        raise RuntimeError(secret)
+
+    store.write_sample_blocks = failing_write
+    ws.send_bytes(encode_batch(0, [(time.time_ns(), frames[0])]))
+    nack = ws.receive_json()
+    assert nack["type"] == "nack"
+    assert "another-clinic" not in nack["error"]
+    assert "INSERT" not in nack["error"]
+    assert "not stored" in nack["error"]
+    assert "send it again" in nack["error"]  # what to do
+
+
 def refusal_code_live(client: TestClient, sid: str, headers: dict[str, str]) -> int:
     try:
         with client.websocket_connect(f"/api/v1/sessions/{sid}/live", headers=headers) as ws:

@@ -22,7 +22,7 @@ from strigil.api.live.active import ActiveSessions
 from strigil.api.live.rollups import roll_up_running
 from strigil.api.live.rows import SessionRows
 from strigil.api.live.store_thread import StoreThread
-from strigil.store.timeseries import TimeSeriesStore
+from strigil.store.timeseries import StoreUnavailableError, TimeSeriesStore, WriteQueueFullError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,6 +50,18 @@ class BatchOutcome:
             "unassigned": self.unassigned,
             "session_id": self.session_id,
         }
+
+
+def client_error(exc: BaseException) -> str:
+    """What a client is told about its own batch that was not stored. strigil's own store
+    errors say what happened in words written for it; anything else (a database error, say,
+    whose text may hold other sessions' ids and figures) only that the batch was not stored.
+    The details go to the log."""
+    if isinstance(exc, WriteQueueFullError | StoreUnavailableError):
+        what = str(exc)
+    else:
+        what = "the server could not store this batch (its log says why)"
+    return f"{what}; the batch was not stored: send it again later"
 
 
 @dataclass
@@ -130,7 +142,7 @@ class GroupCommitter:
             try:
                 results.append(self._take(store, item, touched))
             except Exception as exc:
-                _LOGGER.warning("batch from %s refused: %s", item.serial, exc)
+                _LOGGER.warning("batch from %s refused", item.serial, exc_info=True)
                 results.append(exc)
         sessions = [live for sid in touched if (live := self._active.get(sid)) is not None]
         staged = [live for live in sessions if live.staged]
@@ -144,7 +156,7 @@ class GroupCommitter:
                 live.durable_hwm_us = live.hwm_us
             self._rows.persist(self._active.all(), force=False)
         except Exception as exc:
-            _LOGGER.error("could not make ingest durable: %s", exc)
+            _LOGGER.error("could not make ingest durable", exc_info=True)
             for live in sessions:
                 live.rollback()
             self._publish_error(touched, exc)
@@ -177,8 +189,8 @@ class GroupCommitter:
         """Tell the live views why their data is not being stored: the ingester keeps it in
         its spool and sends it again, so nothing is lost, but the therapist should know."""
         detail = (
-            f"samples are not being stored: {exc}. The ingester keeps them in its spool and "
-            "resends them; nothing is lost while its spool has room."
+            f"samples are not being stored: {client_error(exc)}. The ingester keeps them in its "
+            "spool and resends them; nothing is lost while its spool has room."
         )
         message: dict[str, object] = {"type": "error", "detail": detail}
         errors = {sid: message for sid in touched if self._watched(sid)}

@@ -26,6 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from strigil.api.deps import HubDep, IngestToken, SessionDep, SettingsDep, WebSocketIngestToken
+from strigil.api.live.groups import client_error
 from strigil.api.schemas import (
     FramesStored,
     RecordingStored,
@@ -150,7 +151,10 @@ async def upload_frames(
     except WireFormatError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     hub.feed(token.clinic_id, serial, records)
-    outcome = await (await hub.ingest(token.clinic_id, serial, records))
+    try:
+        outcome = await (await hub.ingest(token.clinic_id, serial, records))
+    except Exception as exc:  # details in the log; the client hears of its own batch only
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, client_error(exc)) from None
     return FramesStored(**dataclasses.asdict(outcome))
 
 
@@ -236,7 +240,7 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
             try:
                 outcome = await future
             except Exception as exc:
-                await send({"type": "nack", "batch": batch_id, "error": str(exc)})
+                await send({"type": "nack", "batch": batch_id, "error": client_error(exc)})
             else:
                 await send(outcome.ack(batch_id))
 
