@@ -219,3 +219,76 @@ def test_admin_cli_creates_clinic_and_user_who_can_log_in(tmp_path: Path) -> Non
     app: FastAPI = create_app(Settings(data_dir=tmp_path, secret_key=KEY))
     with TestClient(app) as c:
         assert login(c, username="eve").status_code == 200
+
+
+def test_forwarded_headers_from_a_client_do_not_reset_the_login_limit(tmp_path: Path) -> None:
+    """Against a real `strigil serve` (uvicorn): without STRIGIL_TRUSTED_PROXIES, a new forged
+    X-Forwarded-For per request is the same client, and the limit holds per account too."""
+    import httpx
+
+    from servers import api_server, seed_clinic
+
+    seed_clinic(tmp_path, KEY, {"dana": ("therapist", PASSWORD)})
+    env = {
+        "STRIGIL_DATA_DIR": str(tmp_path),
+        "STRIGIL_SECRET_KEY": KEY,
+        "STRIGIL_LOGIN_ATTEMPTS_PER_MINUTE": "3",
+    }
+    with api_server(env) as api:
+
+        def login(password: str, forged: str) -> httpx.Response:
+            return httpx.post(
+                f"{api.url}/api/v1/auth/login",
+                json={"username": "dana", "password": password},
+                headers={"X-Forwarded-For": forged},
+            )
+
+        codes = [login("wrong password!", f"203.0.113.{k}").status_code for k in range(3)]
+        assert codes == [401, 401, 401]
+        assert login(PASSWORD, "198.51.100.7").status_code == 429  # not a new client
+    with open_database(Settings(data_dir=tmp_path, secret_key=KEY).metadata_url)() as db:
+        clients = {
+            e.detail["client"]
+            for e in db.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed"))
+        }
+    assert clients == {"127.0.0.1"}  # the connection's address, never the forged one
+
+
+def test_the_limit_counts_per_account_across_clients() -> None:
+    from strigil.api.security import LoginLimiter
+
+    limiter = LoginLimiter(3)
+    for k in range(3):
+        limiter.failed("Dana", f"10.0.0.{k}", now=100.0)
+    assert limiter.retry_after_s("dana", "10.9.9.9", now=101.0) == pytest.approx(59.0)
+    assert limiter.retry_after_s("tom", "10.9.9.9", now=101.0) == 0.0
+    for k in range(3):  # filled again after the window: the next window is twice as long
+        limiter.failed("dana", f"10.1.0.{k}", now=200.0)
+    assert limiter.retry_after_s("dana", "10.9.9.9", now=201.0) == pytest.approx(119.0)
+
+
+def test_unknown_usernames_take_as_long_as_wrong_passwords(settings: Settings) -> None:
+    import time
+
+    app = create_app(settings.model_copy(update={"login_attempts_per_minute": 50}))
+    with TestClient(app) as client:
+
+        def seconds(username: str) -> float:
+            t0 = time.perf_counter()
+            r = client.post("/api/v1/auth/login", json={"username": username, "password": "x" * 12})
+            assert r.status_code == 401
+            return time.perf_counter() - t0
+
+        known = sorted(seconds("dana") for _ in range(3))[1]
+        unknown = sorted(seconds(f"nobody-{k}") for k in range(3))[1]
+    assert unknown > 0.3 * known  # both verify an Argon2 hash (was 3.6 ms against 120 ms)
+
+
+def test_one_client_spraying_many_accounts_is_limited_too() -> None:
+    from strigil.api.security import LoginLimiter
+
+    limiter = LoginLimiter(3)
+    for k in range(30):  # 30 accounts, one failure each, from one address
+        limiter.failed(f"user-{k}", "10.0.0.1", now=100.0)
+    assert limiter.retry_after_s("someone-else", "10.0.0.1", now=101.0) > 0
+    assert limiter.retry_after_s("someone-else", "10.0.0.2", now=101.0) == 0.0

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     token_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     login_attempts_per_minute: int = Field(default=5, gt=0)
     bind_host: str = "127.0.0.1"
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty (the default): none, the connection's address "
+        "is the client",
+    )
     bind_port: int = Field(default=8000, gt=0, lt=65536)
 
     @field_validator("influx_url")

@@ -84,32 +84,61 @@ def decode_access_token(token: str, *, key: str) -> TokenClaims:
 
 
 class LoginLimiter:
-    """At most ``per_minute`` failed logins per (username, client) in any 60 s; memory-bounded."""
+    """Failed logins limited per account (from any client: ``per_minute`` in a window) and per
+    client (for any account: ten times that, since a clinic's staff may share one address); a
+    window doubles (1, 2, 4 … 64 min) each time it is filled again without a success in
+    between. Memory-bounded.
+
+    The client is the connection's address, not a header a client can write: forwarded
+    headers count only from the proxies in ``STRIGIL_TRUSTED_PROXIES`` (uvicorn is told so).
+    """
+
+    MAX_WINDOW_S = 64 * 60.0
+    CLIENT_FACTOR = 10
 
     def __init__(self, per_minute: int, *, max_keys: int = 100_000) -> None:
         self.per_minute = per_minute
         self.max_keys = max_keys
         self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._window_s: dict[tuple[str, str], float] = {}
+
+    @staticmethod
+    def _keys(username: str, client: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        return ("account", username.lower()), ("client", client)
+
+    def _limit(self, key: tuple[str, str]) -> int:
+        return self.per_minute * (self.CLIENT_FACTOR if key[0] == "client" else 1)
 
     def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
         window = self._failures.setdefault(key, deque())
-        while window and now - window[0] >= 60.0:
+        span = self._window_s.get(key, 60.0)
+        while window and now - window[0] >= span:
             window.popleft()
         return window
 
     def retry_after_s(self, username: str, client: str, *, now: float | None = None) -> float:
         """0 when a login may be tried now, else seconds until one may."""
         t = time.monotonic() if now is None else now
-        window = self._recent((username.lower(), client), t)
-        if len(window) < self.per_minute:
-            return 0.0
-        return 60.0 - (t - window[0])
+        wait = 0.0
+        for key in self._keys(username, client):
+            window = self._recent(key, t)
+            if len(window) >= self._limit(key):
+                wait = max(wait, self._window_s.get(key, 60.0) - (t - window[0]))
+        return wait
 
     def failed(self, username: str, client: str, *, now: float | None = None) -> None:
         t = time.monotonic() if now is None else now
         if len(self._failures) >= self.max_keys:
             self._failures.clear()  # under a flood, forget old windows rather than grow
-        self._recent((username.lower(), client), t).append(t)
+            self._window_s.clear()
+        for key in self._keys(username, client):
+            window = self._recent(key, t)
+            window.append(t)
+            if len(window) == self._limit(key):  # filled again: the next window is longer
+                span = self._window_s.get(key)
+                self._window_s[key] = 60.0 if span is None else min(span * 2, self.MAX_WINDOW_S)
 
     def succeeded(self, username: str, client: str) -> None:
-        self._failures.pop((username.lower(), client), None)
+        for key in self._keys(username, client)[:1]:  # the account; the client keeps its record
+            self._failures.pop(key, None)
+            self._window_s.pop(key, None)

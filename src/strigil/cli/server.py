@@ -42,6 +42,8 @@ def serve_command(args: argparse.Namespace) -> int:
         port=settings.bind_port,
         log_level="info",
         ws_per_message_deflate=False,  # small frames: compression costs more than it saves
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
     )
     return 0
 

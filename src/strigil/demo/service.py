@@ -67,6 +67,7 @@ async def run_demo(
             port=port,
             log_level="warning",
             ws_per_message_deflate=False,
+            proxy_headers=False,  # no proxy in front: X-Forwarded-For is a client's word
         )
     )
     serving = asyncio.create_task(server.serve())

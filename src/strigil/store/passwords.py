@@ -17,9 +17,14 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    """True when the password matches; never raises for a wrong one or a damaged hash."""
+_DUMMY_HASH = _HASHER.hash("no such user: a hash to verify against, so that timing says nothing")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when the password matches; never raises for a wrong one or a damaged hash. With
+    no hash (an unknown user) it verifies against a dummy hash and says False, taking as long
+    as a wrong password does, so a login's timing does not tell which usernames exist."""
     try:
-        return _HASHER.verify(password_hash, password)
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
