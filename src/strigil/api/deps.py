@@ -35,6 +35,9 @@ from strigil.store.models import ApiToken, Role, User
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLOSE_POLICY = 1008
 """WebSocket close code for a handshake without a valid principal (RFC 6455: policy)."""
+RECHECK_S = 5.0
+"""An open socket checks its principal again this often (a revoked token or a deactivated
+person is cut off within it)."""
 
 
 def get_settings(conn: HTTPConnection) -> Settings:
@@ -124,33 +127,48 @@ def get_api_token(request: Request, db: SessionDep) -> ApiToken:
 IngestToken = Annotated[ApiToken, Depends(get_api_token)]
 
 
-def get_websocket_user(websocket: WebSocket) -> User:
-    """The person behind a WebSocket handshake (bearer token or session cookie). Its own short
-    database session: a socket may stay open for an hour."""
+def websocket_user_now(websocket: WebSocket) -> User | None:
+    """The person behind a WebSocket (bearer token or session cookie) as of now: None once
+    the token expired or the person was deactivated. Its own short database session: a socket
+    may stay open for an hour, and asks again every RECHECK_S."""
     token = bearer_token(websocket.headers) or websocket.cookies.get(SESSION_COOKIE, "")
     with websocket.app.state.sessionmaker() as db:
         found = user_of_token(db, token, key=get_settings(websocket).signing_key())
         if found is None:
-            raise WebSocketException(CLOSE_POLICY, reason="log in first")
+            return None
         db.expunge(found[0])
         return found[0]
+
+
+def get_websocket_user(websocket: WebSocket) -> User:
+    user = websocket_user_now(websocket)
+    if user is None:
+        raise WebSocketException(CLOSE_POLICY, reason="log in first")
+    return user
 
 
 WebSocketUser = Annotated[User, Depends(get_websocket_user)]
 
 
-def get_websocket_ingest_token(websocket: WebSocket) -> ApiToken:
-    """The ingest token behind a WebSocket handshake."""
+def websocket_ingest_token_now(websocket: WebSocket) -> ApiToken | None:
+    """The live ingest token behind a WebSocket as of now (None once revoked)."""
     clear = bearer_token(websocket.headers)
     with websocket.app.state.sessionmaker() as db:
         token = find_api_token(db, clear) if clear else None
         if token is None:
-            raise WebSocketException(
-                CLOSE_POLICY, reason="ingest needs an API token (strigil admin create-token)"
-            )
+            return None
         db.commit()  # last_used_at
         db.expunge(token)
         return token
+
+
+def get_websocket_ingest_token(websocket: WebSocket) -> ApiToken:
+    token = websocket_ingest_token_now(websocket)
+    if token is None:
+        raise WebSocketException(
+            CLOSE_POLICY, reason="ingest needs an API token (strigil admin create-token)"
+        )
+    return token
 
 
 WebSocketIngestToken = Annotated[ApiToken, Depends(get_websocket_ingest_token)]

@@ -25,7 +25,16 @@ from fastapi import (
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from strigil.api.deps import HubDep, IngestToken, SessionDep, SettingsDep, WebSocketIngestToken
+from strigil.api.deps import (
+    CLOSE_POLICY,
+    RECHECK_S,
+    HubDep,
+    IngestToken,
+    SessionDep,
+    SettingsDep,
+    WebSocketIngestToken,
+    websocket_ingest_token_now,
+)
 from strigil.api.live.groups import client_error
 from strigil.api.schemas import (
     FramesStored,
@@ -244,7 +253,16 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
             else:
                 await send(outcome.ack(batch_id))
 
+    async def recheck() -> None:  # a revoked token is cut off, not only refused next time
+        while True:
+            await asyncio.sleep(RECHECK_S)
+            if await run_in_threadpool(websocket_ingest_token_now, websocket) is None:
+                _LOGGER.warning("ingest of %s closed: its API token was revoked", config.serial)
+                await websocket.close(CLOSE_POLICY, reason="this API token was revoked")
+                return
+
     acker = asyncio.create_task(acknowledge())
+    rechecker = asyncio.create_task(recheck())
     try:
         while True:
             message = await websocket.receive()
@@ -269,4 +287,5 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
         pass
     finally:
         acker.cancel()
+        rechecker.cancel()
         unregister()

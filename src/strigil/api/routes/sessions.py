@@ -29,7 +29,16 @@ from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
 from strigil.api.access import visible_patients, visible_sessions
-from strigil.api.deps import CurrentUser, HubDep, SessionDep, WebSocketUser, require_roles
+from strigil.api.deps import (
+    CLOSE_POLICY,
+    RECHECK_S,
+    CurrentUser,
+    HubDep,
+    SessionDep,
+    WebSocketUser,
+    require_roles,
+    websocket_user_now,
+)
 from strigil.api.doses import area_doses
 from strigil.api.live import (
     FELL_BEHIND,
@@ -522,7 +531,16 @@ async def live_view(
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
 
-    tasks = [asyncio.create_task(send()), asyncio.create_task(listen())]
+    async def recheck() -> None:  # a deactivated person or an expired token is cut off
+        while True:
+            await asyncio.sleep(RECHECK_S)
+            now = await run_in_threadpool(websocket_user_now, websocket)
+            if now is None or not await run_in_threadpool(_may_watch, websocket, now, session_id):
+                subscription.cancel()
+                await websocket.close(CLOSE_POLICY, reason="your access to this session ended")
+                return
+
+    tasks = [asyncio.create_task(t()) for t in (send, listen, recheck)]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
