@@ -434,6 +434,47 @@ def test_a_failed_write_tells_the_ingester_of_its_own_batch_only(live_api) -> No
     assert "send it again" in nack["error"]  # what to do
 
 
+def _hello_refusal(client: TestClient, headers: dict[str, str], config: dict[str, Any]) -> int:
+    """The close code a hello got (it must be refused)."""
+    with pytest.raises(WebSocketDisconnect) as closed:
+        connect(client, headers, config)
+    return closed.value.code
+
+
+def test_an_ingest_token_cannot_take_over_another_ingesters_tool(live_api) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from strigil.store.models import AuditEvent, Clinic, Tool
+
+    client, h, settings = live_api
+    with open_database(settings.metadata_url)() as db:
+        north = db.scalars(select(Clinic).where(Clinic.name == "North")).one()
+        record, second = create_api_token(db, north, "room 3")
+        db.commit()
+        second_id = record.id
+    ws, ready = connect(client, h["north_token"])  # the tool's own ingester: bound to it now
+    session = start(client, h, ready["tool_id"])
+    forged = {**CONFIG, "model": "forged", "contact_area_mm2": 0.001}
+    assert _hello_refusal(client, {"Authorization": f"Bearer {second}"}, forged) == 1008
+    assert _hello_refusal(client, h["north_token"], forged) == 1008  # a second connection
+    r = client.post(f"/api/v1/sessions/{session['id']}/tare", headers=h["dana"])
+    assert r.status_code == 202
+    assert ws.receive_json() == {"type": "tare"}  # to the tool's own ingester
+    with open_database(settings.metadata_url)() as db:
+        tool = db.scalars(select(Tool).where(Tool.serial == CONFIG["serial"])).one()
+        assert (tool.model, tool.contact_area_mm2) == ("S1", CONFIG["contact_area_mm2"])
+        refused = db.scalars(select(AuditEvent).where(AuditEvent.action == "tool_claim_refused"))
+        assert len(refused.all()) == 2
+    # an admin (only) binds it to the other ingester; once the first has gone, it may speak
+    bind = {"api_token_id": second_id}
+    path = f"/api/v1/tools/{ready['tool_id']}"
+    assert client.patch(path, json=bind, headers=h["dana"]).status_code == 403
+    assert client.patch(path, json=bind, headers=h["ada"]).json()["api_token_id"] == second_id
+    ws.close()
+    _, again = connect(client, {"Authorization": f"Bearer {second}"})
+    assert again["tool_id"] == ready["tool_id"]
+
+
 def refusal_code_live(client: TestClient, sid: str, headers: dict[str, str]) -> int:
     try:
         with client.websocket_connect(f"/api/v1/sessions/{sid}/live", headers=headers) as ws:

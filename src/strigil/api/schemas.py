@@ -76,7 +76,18 @@ class ToolIn(BaseModel):
 
 class ToolOut(ToolIn):
     id: str
+    api_token_id: str | None = Field(
+        default=None, description="the ingest token that may speak for the tool (None: unbound)"
+    )
     calibrations: list[CalibrationOut]
+
+
+class ToolBinding(BaseModel):
+    api_token_id: str | None = Field(
+        max_length=32,
+        description="bind the tool to this ingest token of the clinic, or null to release it "
+        "(its next ingester binds it)",
+    )
 
 
 # --- protocols -------------------------------------------------------------------------------

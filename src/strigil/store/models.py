@@ -110,6 +110,11 @@ class Tool(Base):
     model: Mapped[str | None] = mapped_column(String(100))
     firmware: Mapped[str | None] = mapped_column(String(50))
     contact_area_mm2: Mapped[float | None] = mapped_column(Float)
+    api_token_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_token.id", ondelete="SET NULL")
+    )
+    """The ingest token that may speak for this tool (bound on its first connection, or by an
+    admin); another token's hello for it is refused."""
     calibrations: Mapped[list[Calibration]] = relationship(
         back_populates="tool", cascade="all, delete-orphan", order_by="Calibration.calibrated_at"
     )

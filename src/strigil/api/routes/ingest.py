@@ -45,8 +45,9 @@ from strigil.ingest import protocol as p
 from strigil.ingest.wire import MAX_BATCH_BYTES, WireFormatError, decode_batch
 from strigil.recordings.format import SessionFileError
 from strigil.signal.errors import SignalInputError
+from strigil.store.clinics import audit
 from strigil.store.importer import RecordingImportError, import_recording
-from strigil.store.models import Tool
+from strigil.store.models import ApiToken, Tool
 from strigil.store.timeseries import TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -147,6 +148,12 @@ async def upload_frames(
             detail=f"no tool {serial!r} in this clinic: connect it once over the WebSocket or "
             "register it (POST /api/v1/tools)",
         )
+    if tool.api_token_id not in (None, token.id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"tool {serial!r} is bound to another ingester's token: an admin can bind it "
+            "to this one (PATCH /api/v1/tools/{id})",
+        )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -174,17 +181,41 @@ MAX_BATCHES_IN_FLIGHT = 16
 CLOSE_BAD_DATA = 1007
 
 
-def _register_tool(websocket: WebSocket, clinic_id: str, config: p.ToolConfig) -> str:
-    """The tool's id in the clinic; a tool seen for the first time is registered."""
+class ToolClaimRefusedError(Exception):
+    """A hello for a tool this connection may not speak for; the reason says why."""
+
+
+def _register_tool(websocket: WebSocket, token: ApiToken, config: p.ToolConfig) -> str:
+    """The tool's id in the clinic. A tool seen for the first time is registered and bound to
+    this token; a tool bound to another token, or connected right now, is refused (and the
+    attempt audited). A hello never rewrites what calibration rests on: the contact area is
+    taken only where none is recorded; model and firmware are the tool's own word."""
+    clinic_id = token.clinic_id
     with websocket.app.state.sessionmaker() as db:
         tool = db.scalars(
             select(Tool).where(Tool.clinic_id == clinic_id, Tool.serial == config.serial)
         ).first()
+        hub = websocket.app.state.hub
+        reason = None
+        if tool is not None and tool.api_token_id not in (None, token.id):
+            reason = f"tool {config.serial} is bound to another ingester's token"
+        elif hub.channels.connected(clinic_id, config.serial):
+            reason = f"tool {config.serial} is connected through another connection now"
+        if reason is not None:
+            audit(
+                db,
+                "tool_claim_refused",
+                clinic_id=clinic_id,
+                detail={"serial": config.serial, "token_id": token.id, "reason": reason},
+            )
+            db.commit()
+            raise ToolClaimRefusedError(reason)
         if tool is None:
             tool = Tool(clinic_id=clinic_id, serial=config.serial)
             db.add(tool)
+        tool.api_token_id = token.id
         tool.model, tool.firmware = config.model, config.firmware
-        if config.contact_area_mm2 is not None:
+        if tool.contact_area_mm2 is None and config.contact_area_mm2 is not None:
             tool.contact_area_mm2 = config.contact_area_mm2
         db.commit()
         tool_id: str = tool.id
@@ -224,7 +255,12 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
     except WebSocketDisconnect:
         return
     key = (token.clinic_id, config.serial)
-    tool_id = await run_in_threadpool(_register_tool, websocket, token.clinic_id, config)
+    try:
+        tool_id = await run_in_threadpool(_register_tool, websocket, token, config)
+    except ToolClaimRefusedError as exc:
+        _LOGGER.warning("ingest hello refused: %s", exc)
+        await websocket.close(CLOSE_POLICY, reason=str(exc)[:120])
+        return
     lock = asyncio.Lock()
 
     async def send(message: dict[str, object]) -> None:

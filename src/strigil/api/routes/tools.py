@@ -10,11 +10,13 @@ from strigil.api.deps import CurrentUser, SessionDep, require_roles
 from strigil.api.schemas import (
     CalibrationIn,
     CalibrationOut,
+    ToolBinding,
     ToolIn,
     ToolOut,
 )
 from strigil.common.ids import check_id
-from strigil.store.models import Calibration, Role, Tool
+from strigil.store.clinics import audit
+from strigil.store.models import ApiToken, Calibration, Role, Tool
 
 router = APIRouter(prefix="/tools", tags=["tools"])
 ADMIN = require_roles(Role.ADMIN)
@@ -27,6 +29,7 @@ def _out(tool: Tool) -> ToolOut:
         model=tool.model,
         firmware=tool.firmware,
         contact_area_mm2=tool.contact_area_mm2,
+        api_token_id=tool.api_token_id,
         calibrations=[
             CalibrationOut(
                 id=c.id,
@@ -75,6 +78,30 @@ def create_tool(body: ToolIn, db: SessionDep, user: CurrentUser) -> ToolOut:
         )
     tool = Tool(clinic_id=user.clinic_id, **body.model_dump())
     db.add(tool)
+    db.commit()
+    return _out(tool)
+
+
+@router.patch("/{tool_id}", response_model=ToolOut, dependencies=[ADMIN])
+def bind_tool(tool_id: str, body: ToolBinding, db: SessionDep, user: CurrentUser) -> ToolOut:
+    """Say which ingester (API token) may speak for the tool; audited."""
+    tool = _own_tool(db, user, tool_id)
+    if body.api_token_id is not None:
+        token = db.get(ApiToken, body.api_token_id)
+        if token is None or token.clinic_id != user.clinic_id or token.revoked_at is not None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail="no live API token with that id in your clinic (strigil admin "
+                "create-token makes one)",
+            )
+    tool.api_token_id = body.api_token_id
+    audit(
+        db,
+        "tool_bound",
+        clinic_id=user.clinic_id,
+        user_id=user.id,
+        detail={"tool_id": tool.id, "api_token_id": body.api_token_id},
+    )
     db.commit()
     return _out(tool)
 
