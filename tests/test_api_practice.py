@@ -148,3 +148,45 @@ def test_a_patients_course_and_the_practice_figures_count_what_was_given(live_ap
                      "until": "2026-01-01T00:00:00Z"}, headers=h["ada"])  # fmt: skip
     assert bad.status_code == 422
     close_sockets()
+
+
+def test_researchers_see_neither_who_treated_nor_drills_nor_live(live_api) -> None:  # type: ignore[no-untyped-def]
+    from starlette.websockets import WebSocketDisconnect
+
+    client, h, _ = live_api
+    _, frames = simulated_frames(minutes=0.5, seed=3)
+    ws, ready = connect(client, h["north_token"])
+    patient = client.post("/api/v1/patients", json={"code": "P-12"}, headers=h["dana"]).json()
+    treatment = client.post(
+        "/api/v1/sessions", json={"tool_id": ready["tool_id"], "patient_id": patient["id"]},
+        headers=h["dana"],
+    ).json()  # fmt: skip
+    live_url = f"/api/v1/sessions/{treatment['id']}/live"  # live views: for who runs sessions
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect(live_url, headers=h["rita"]) as view,
+    ):
+        view.receive_json()
+    assert refused.value.code == 1008
+    send_batches(ws, frames[:50], per_batch=25)
+    client.post(f"/api/v1/sessions/{treatment['id']}/stop", headers=h["dana"])
+    body = {"tool_id": ready["tool_id"], "target_force_n": 5.0, "target_rate_per_min": 50,
+            "target_strokes": 10, "tolerance_pct": 25}  # fmt: skip
+    drill = client.post("/api/v1/drills", json=body, headers=h["dana"]).json()
+    client.post(f"/api/v1/drills/{drill['id']}/finish", headers=h["dana"])
+    close_sockets()
+
+    seen = {s["id"]: s for s in client.get("/api/v1/sessions", headers=h["rita"]).json()}
+    assert treatment["id"] in seen
+    assert drill["session_id"] not in seen  # practice is personnel data
+    for path in ("", "/summary", "/strokes"):
+        url = f"/api/v1/sessions/{drill['session_id']}{path}"
+        assert client.get(url, headers=h["rita"]).status_code == 404
+        assert client.get(url, headers=h["ada"]).status_code in {200, 404}
+    assert seen[treatment["id"]]["therapist_id"] is None
+    assert seen[treatment["id"]]["therapist_code"].startswith("T-")
+    course = client.get(f"/api/v1/patients/{patient['id']}/course", headers=h["rita"]).json()
+    [dose] = course["sessions"]
+    assert dose["therapist"] == seen[treatment["id"]]["therapist_code"]  # a code, not "dana"
+    dana_view = client.get(f"/api/v1/sessions/{treatment['id']}", headers=h["dana"]).json()
+    assert dana_view["therapist_code"] == dose["therapist"]  # the same code everywhere

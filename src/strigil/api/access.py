@@ -1,13 +1,18 @@
 """Who may see what, in one place: the rows a person may read, as queries to narrow further.
 
-- admins and researchers: everything of their clinic;
-- therapists: their own sessions and drills, and the patients they created or treated.
+- admins: everything of their clinic;
+- therapists: their own sessions and drills, and the patients they created or treated;
+- researchers: the clinic's treatment sessions and patients, de-identified — never a
+  practice drill (personnel data), never who treated: a therapist appears to them only as a
+  pseudonymous code (:func:`therapist_code`), and they cannot watch a session live.
 
 Routes add their ``where`` to these and answer 404 for anything outside (never 403: a person
 learns nothing about what exists elsewhere).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from sqlalchemy import Select, or_, select
 
@@ -19,7 +24,31 @@ def visible_sessions(user: User) -> Select[TreatmentSession]:
     query = select(TreatmentSession).where(TreatmentSession.clinic_id == user.clinic_id)
     if user.role is Role.THERAPIST:
         query = query.where(TreatmentSession.therapist_id == user.id)
+    elif user.role is Role.RESEARCHER:  # practice is personnel data, not research data
+        query = query.where(TreatmentSession.id.not_in(select(Drill.session_id)))
     return query
+
+
+def therapist_code(user_id: str | None) -> str | None:
+    """A therapist's pseudonym for researchers: stable, the same in every answer, and not the
+    user id (which names a person to anyone who can list users).
+
+    >>> therapist_code("0123abcd"), therapist_code(None)
+    ('T-AC17C5A1', None)
+    """
+    if user_id is None:
+        return None
+    return "T-" + hashlib.sha256(f"strigil therapist {user_id}".encode()).hexdigest()[:8].upper()
+
+
+def who_treated(user: User, therapist_id: str | None) -> str | None:
+    """The therapist's id as this person may see it: researchers get none (see the code)."""
+    return None if user.role is Role.RESEARCHER else therapist_id
+
+
+def may_watch_live(user: User) -> bool:
+    """Live views are for the people who run sessions."""
+    return user.role in (Role.ADMIN, Role.THERAPIST)
 
 
 def visible_patients(user: User) -> Select[Patient]:

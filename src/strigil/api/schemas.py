@@ -193,6 +193,9 @@ class SessionOut(BaseModel):
     status: SessionStatus
     kind: str = Field(description="treatment, or drill (practice: never counted as dose)")
     therapist_id: str | None
+    therapist_code: str | None = Field(
+        default=None, description="pseudonymous code of who treated (what researchers get)"
+    )
     patient_id: str | None
     patient_code: str | None
     tool_id: str | None
@@ -309,7 +312,9 @@ class SessionDose(BaseModel):
     started_at: dt.datetime
     status: str
     by_you: bool = Field(description="you gave this session")
-    therapist: str | None = Field(description="username of who gave it")
+    therapist: str | None = Field(
+        description="username of who gave it; for researchers a pseudonymous code"
+    )
     strokes: int
     mean_peak_force_n: float | None
     treatment_time_s: float = Field(description="sum of bout lengths, s")

@@ -12,7 +12,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
-from strigil.api.access import visible_patients
+from strigil.api.access import therapist_code, visible_patients
 from strigil.api.deps import CurrentUser, HubDep, SessionDep
 from strigil.api.doses import NOT_A_DRILL, area_doses, strokes_of_many, treatment_time_s
 from strigil.api.schemas import (
@@ -22,7 +22,7 @@ from strigil.api.schemas import (
 )
 from strigil.signal.strokes import stroke_columns
 from strigil.store.clinics import default_protocol_of, protocol_targets
-from strigil.store.models import Patient, Protocol, TreatmentSession, User, as_utc
+from strigil.store.models import Patient, Protocol, Role, TreatmentSession, User, as_utc
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -62,7 +62,9 @@ async def patient_course(
                 started_at=started,
                 status=s.status.value,
                 by_you=s.therapist_id == user.id,
-                therapist=names.get(s.therapist_id or ""),
+                therapist=therapist_code(s.therapist_id)
+                if user.role is Role.RESEARCHER
+                else names.get(s.therapist_id or ""),
                 strokes=len(ks),
                 mean_peak_force_n=round(float(peaks.mean()), 3) if peaks.size else None,
                 treatment_time_s=round(treatment_time_s(ks), 2),

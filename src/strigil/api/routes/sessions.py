@@ -28,7 +28,13 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from strigil import ALGORITHM_VERSION
-from strigil.api.access import visible_patients, visible_sessions
+from strigil.api.access import (
+    may_watch_live,
+    therapist_code,
+    visible_patients,
+    visible_sessions,
+    who_treated,
+)
 from strigil.api.deps import (
     CLOSE_POLICY,
     RECHECK_S,
@@ -112,7 +118,8 @@ def _out(
         id=s.id,
         status=s.status,
         kind="treatment" if drill is None else "drill",
-        therapist_id=s.therapist_id,
+        therapist_id=who_treated(user, s.therapist_id),
+        therapist_code=therapist_code(s.therapist_id),
         patient_id=s.patient_id,
         patient_code=patient.code if patient else None,
         tool_id=s.tool_id,
@@ -494,6 +501,8 @@ async def force_trace(
 
 def _may_watch(websocket: WebSocket, user: User, session_id: str) -> bool:
     """Whether this person may watch this session: one they may see, and running."""
+    if not may_watch_live(user):
+        return False
     with websocket.app.state.sessionmaker() as db:
         found = db.scalars(visible_sessions(user).where(TreatmentSession.id == session_id)).first()
         return found is not None and found.status is SessionStatus.ACTIVE
