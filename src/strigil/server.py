@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from strigil import __version__
+from strigil.api.limits import BodyLimit, validation_error
 from strigil.api.live import LiveHub
 from strigil.api.router import api_router
 from strigil.api.security import LoginLimiter
@@ -48,6 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="strigil", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(api_router())
     mount_dashboards(app)
     return app

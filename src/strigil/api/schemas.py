@@ -7,14 +7,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from strigil.store.models import Role, SessionStatus, Side, Timing
+
+
+class Body(BaseModel):
+    """A request body: every text in it must be valid Unicode (JSON can carry a lone surrogate,
+    which no database can store: 422, not 500)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("text must be valid Unicode (it holds a lone surrogate)") from None
+        return value
+
 
 # --- auth ------------------------------------------------------------------------------------
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(Body):
     username: str = Field(min_length=1, max_length=100, examples=["dana"])
     password: str = Field(min_length=1, max_length=1000, examples=["correct horse battery"])
 
@@ -38,7 +54,7 @@ class UserOut(BaseModel):
     active: bool = True
 
 
-class UserIn(BaseModel):
+class UserIn(Body):
     username: str = Field(
         min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$", examples=["dana"]
     )
@@ -46,7 +62,7 @@ class UserIn(BaseModel):
     password: str = Field(min_length=1, max_length=1000, examples=["correct horse battery"])
 
 
-class UserChange(BaseModel):
+class UserChange(Body):
     role: Role | None = None
     active: bool | None = None
 
@@ -54,7 +70,7 @@ class UserChange(BaseModel):
 # --- tools -----------------------------------------------------------------------------------
 
 
-class CalibrationIn(BaseModel):
+class CalibrationIn(Body):
     calibrated_at: dt.datetime = Field(examples=["2026-11-01T09:00:00Z"])
     force_gain: float = Field(gt=0, examples=[1.012])
     force_offset_n: float = Field(ge=-50, le=50, examples=[-0.03])
@@ -67,7 +83,7 @@ class CalibrationOut(CalibrationIn):
     id: str
 
 
-class ToolIn(BaseModel):
+class ToolIn(Body):
     serial: str = Field(min_length=1, max_length=64, examples=["IASTM-0042"])
     model: str | None = Field(default=None, max_length=100, examples=["S1"])
     firmware: str | None = Field(default=None, max_length=50, examples=["1.2.0"])
@@ -82,7 +98,7 @@ class ToolOut(ToolIn):
     calibrations: list[CalibrationOut]
 
 
-class ToolBinding(BaseModel):
+class ToolBinding(Body):
     api_token_id: str | None = Field(
         max_length=32,
         description="bind the tool to this ingest token of the clinic, or null to release it "
@@ -93,7 +109,7 @@ class ToolBinding(BaseModel):
 # --- protocols -------------------------------------------------------------------------------
 
 
-class ProtocolIn(BaseModel):
+class ProtocolIn(Body):
     name: str = Field(min_length=1, max_length=200, examples=["Lateral elbow, week 1"])
     force_min_n: float = Field(ge=0, le=300, examples=[3.0])
     force_max_n: float = Field(ge=0, le=300, examples=[7.0])
@@ -131,7 +147,7 @@ class ProtocolOut(ProtocolIn):
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
-class PatientIn(BaseModel):
+class PatientIn(Body):
     code: str = Field(
         pattern=CODE_PATTERN,
         examples=["P-017"],
@@ -153,7 +169,7 @@ class PatientOut(BaseModel):
 # --- sessions --------------------------------------------------------------------------------
 
 
-class SessionIn(BaseModel):
+class SessionIn(Body):
     tool_id: str = Field(examples=["3f1c…"], description="the tool used (GET /api/v1/tools)")
     patient_id: str | None = Field(default=None, description="a patient of yours, if any")
     protocol_id: str | None = Field(
@@ -162,11 +178,11 @@ class SessionIn(BaseModel):
     notes: str | None = Field(default=None, max_length=5000)
 
 
-class SessionPatch(BaseModel):
+class SessionPatch(Body):
     notes: str | None = Field(default=None, max_length=5000, examples=["pain eased after 10 min"])
 
 
-class AreaIn(BaseModel):
+class AreaIn(Body):
     area: str = Field(min_length=1, max_length=100, examples=["forearm extensors"])
     side: Side = Field(default=Side.NONE, examples=["right"])
 
@@ -177,7 +193,7 @@ class AreaOut(AreaIn):
     ended_at: dt.datetime | None
 
 
-class OutcomeIn(BaseModel):
+class OutcomeIn(Body):
     name: str = Field(min_length=1, max_length=100, examples=["pain NRS"])
     value: float = Field(allow_inf_nan=False, examples=[3.0])
     unit: str = Field(min_length=1, max_length=30, examples=["0-10"])
@@ -345,7 +361,7 @@ class CourseOut(BaseModel):
 # --- drills ----------------------------------------------------------------------------------
 
 
-class DrillIn(BaseModel):
+class DrillIn(Body):
     tool_id: str = Field(description="the tool to practise with (GET /api/v1/tools)")
     target_force_n: float = Field(ge=0.5, le=30, examples=[5.0], description="peak force, N")
     target_rate_per_min: float = Field(ge=5, le=200, examples=[60.0], description="strokes/min")

@@ -52,6 +52,11 @@ def _clinic(db: Session, name: str | None, clinic_id: str | None = None) -> Clin
     return clinics[0]
 
 
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+"""Recordings are stored at wall-clock times in this range (the time-series stores' own)."""
+
+
 def _started_at(path: Path, metadata: dict[str, str], duration_s: float) -> dt.datetime:
     """The file's ``# started_at:`` (ISO 8601), else its modification time minus its length."""
     text = metadata.get("started_at")
@@ -62,7 +67,13 @@ def _started_at(path: Path, metadata: dict[str, str], duration_s: float) -> dt.d
             raise RecordingImportError(
                 f"{path}: started_at {text!r} is not an ISO 8601 time"
             ) from None
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        if not EARLIEST <= value < LATEST:
+            raise RecordingImportError(
+                f"{path}: started_at {text!r} is outside {EARLIEST.year}–{LATEST.year - 1}: "
+                "give the real start of the recording"
+            )
+        return value
     modified = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
     return modified - dt.timedelta(seconds=duration_s)
 

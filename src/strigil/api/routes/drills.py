@@ -87,7 +87,7 @@ async def start_drill(body: DrillIn, hub: HubDep, db: SessionDep, user: CurrentU
     if busy is not None:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            detail=f"tool {tool.serial} is in session {busy.id}: stop that one first",
+            detail=f"tool {tool.serial} is busy in a running session: stop that one first",
         )
     now = utcnow()
     session = TreatmentSession(

@@ -49,7 +49,9 @@ def create_patient(body: PatientIn, db: SessionDep, user: CurrentUser) -> Patien
         select(Patient).where(Patient.clinic_id == user.clinic_id, Patient.code == body.code)
     ).first()
     if exists is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"code {body.code!r} is taken")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="that patient code is not available: choose another"
+        )
     patient = Patient(clinic_id=user.clinic_id, created_by_id=user.id, **body.model_dump())
     db.add(patient)
     db.commit()

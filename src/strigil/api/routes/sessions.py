@@ -211,7 +211,7 @@ async def start_session(
     if busy is not None:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            detail=f"tool {tool.serial} is in session {busy.id}: stop that one first",
+            detail=f"tool {tool.serial} is busy in a running session: stop that one first",
         )
     s = TreatmentSession(
         clinic_id=user.clinic_id,

@@ -47,7 +47,9 @@ def list_users(db: SessionDep, user: CurrentUser) -> list[UserOut]:
 @router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED, dependencies=[ADMIN])
 def add_user(body: UserIn, db: SessionDep, user: CurrentUser) -> UserOut:
     if db.scalars(select(User).where(User.username == body.username)).first() is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"username {body.username!r} is taken")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="that username is not available: choose another"
+        )
     clinic = db.get(Clinic, user.clinic_id)
     if clinic is None:  # the caller's own clinic; it cannot vanish while they are logged in
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="clinic not found")
