@@ -475,6 +475,20 @@ def test_an_ingest_token_cannot_take_over_another_ingesters_tool(live_api) -> No
     assert again["tool_id"] == ready["tool_id"]
 
 
+def test_the_live_view_refuses_the_cookie_from_another_origin(live_api) -> None:  # type: ignore[no-untyped-def]
+    from strigil.api.security import SESSION_COOKIE
+
+    client, h, _ = live_api
+    _, ready = connect(client, h["north_token"])
+    sid = start(client, h, ready["tool_id"])["id"]
+    cookie = {"Cookie": f"{SESSION_COOKIE}={h['dana']['Authorization'].removeprefix('Bearer ')}"}
+    evil = {**cookie, "Origin": "http://evil.example"}
+    assert refusal_code_live(client, sid, evil) == 1008
+    own = {**cookie, "Origin": "http://testserver"}
+    with client.websocket_connect(f"/api/v1/sessions/{sid}/live", headers=own) as view:
+        view.close()  # accepted: the page of this origin uses its own cookie
+
+
 def refusal_code_live(client: TestClient, sid: str, headers: dict[str, str]) -> int:
     try:
         with client.websocket_connect(f"/api/v1/sessions/{sid}/live", headers=headers) as ws:

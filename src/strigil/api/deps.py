@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, WebSocket, WebSocketException, status
 from sqlalchemy.orm import Session
@@ -140,7 +141,29 @@ def websocket_user_now(websocket: WebSocket) -> User | None:
         return found[0]
 
 
+def same_origin(conn: HTTPConnection) -> bool:
+    """Whether the request's Origin (if it sent one) is the host it was sent to: a page of
+    another site must not use the browser's cookie on this one (cross-site WebSocket hijacking).
+
+    >>> from starlette.requests import Request
+    >>> def req(origin):
+    ...     h = [(b"host", b"clinic.example")] + ([(b"origin", origin)] if origin else [])
+    ...     return Request({"type": "http", "headers": h})
+    >>> same_origin(req(b"https://clinic.example")), same_origin(req(b"https://evil.example"))
+    (True, False)
+    >>> same_origin(req(None))
+    True
+    """
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: it holds its own token, no ambient cookie to misuse
+    host = conn.headers.get("host", "")
+    return urlsplit(origin).netloc.lower() == host.lower()
+
+
 def get_websocket_user(websocket: WebSocket) -> User:
+    if not bearer_token(websocket.headers) and not same_origin(websocket):
+        raise WebSocketException(CLOSE_POLICY, reason="this page's origin may not use the cookie")
     user = websocket_user_now(websocket)
     if user is None:
         raise WebSocketException(CLOSE_POLICY, reason="log in first")
