@@ -180,6 +180,21 @@ def test_login_never_sends_the_browser_to_another_host(browser, demo: Demo, targ
     assert page.url == demo.url + "/"
 
 
+def test_api_docs_load_from_the_package_under_the_pages_csp(browser, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    page = _page(browser, demo, None)
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+    response = page.goto(demo.url + "/docs")
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "strigil" in page.inner_text(".swagger-ui .info .title")
+    page.wait_for_selector(".opblock-tag")  # the operations, from /openapi.json
+    assert hosts == {demo.url.split("/")[2]}  # nothing from a CDN
+    _shot(page, "00-api-docs")
+    assert page.errors == []
+
+
 def test_live_view_moves_switches_area_and_stops_into_the_report(browser, demo: Demo) -> None:  # type: ignore[no-untyped-def]
     sid = demo.live["VT-0001"]
     page = _page(browser, demo, "dana")

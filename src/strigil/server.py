@@ -47,7 +47,10 @@ def create_app(settings: Settings) -> FastAPI:
             await app.state.hub.close()
             app.state.sessionmaker.kw["bind"].dispose()
 
-    app = FastAPI(title="strigil", version=__version__, lifespan=lifespan)
+    # /docs is a dashboard page (Swagger UI served from the package, no CDN); ReDoc is off
+    app = FastAPI(
+        title="strigil", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
     app.add_middleware(BodyLimit)

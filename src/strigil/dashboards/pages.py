@@ -22,7 +22,7 @@ from strigil.api.security import SESSION_COOKIE
 from strigil.store.models import Role, User
 
 STATIC_DIR = Path(str(resources.files("strigil.dashboards"))) / "static"
-VENDOR_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
+VENDOR_FILES = ("uPlot.iife.min.js", "uPlot.min.css", "swagger-ui-bundle.js", "swagger-ui.css")
 
 ANYONE = frozenset(Role)
 RUNS_SESSIONS = frozenset({Role.ADMIN, Role.THERAPIST})
@@ -107,6 +107,11 @@ def mount_dashboards(app: FastAPI) -> None:
     @router.get("/login")
     def login_page() -> HTMLResponse:
         return _html(_page("login.html"))
+
+    @router.get("/docs")
+    def api_docs() -> HTMLResponse:
+        """Swagger UI from the package's own files, under the pages' CSP (no CDN)."""
+        return _html(_page("docs.html"))
 
     for path, (script, title, roles) in PAGES.items():
         router.add_api_route(path, _serve(script, title, roles), methods=["GET"])
