@@ -9,9 +9,12 @@ mode only: a random signing key for the run, never for a clinic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import secrets
 import shutil
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -60,7 +63,7 @@ async def run_demo(
     passwords, token, clinic_id = _seed(settings)
     say("storing four weeks of demo history (simulated sessions and drills)…")
     await asyncio.to_thread(seed_history, settings, clinic_id)
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             create_app(settings),
             host="127.0.0.1",
@@ -81,13 +84,32 @@ async def run_demo(
     scan_kw, client_kw = bleak_kwargs(central)
     forwarder = ApiForwarder(url, token, data_dir / "forward-spool")
     ingester = Ingester(None, scanner_kwargs=scan_kw, client_kwargs=client_kw, frame_sink=forwarder)
+    showing = asyncio.create_task(_show(url, passwords, forwarder, tools, seconds, data_dir, say))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C: stop in order, then the server
+        loop.add_signal_handler(sig, showing.cancel)
     try:
         async with running_ingester(ingester, forwarder, drain_s=3.0):
-            await _show(url, passwords, forwarder, tools, seconds, data_dir, say)
+            with contextlib.suppress(asyncio.CancelledError):
+                await showing
+            if showing.cancelled():
+                say("\nstopping: the ingester delivers what it holds, then the API stops")
+                # the tools' last notifications may cross the unsubscription: not news
+                logging.getLogger("bumble.gatt_client").setLevel(logging.ERROR)
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         server.should_exit = True
         await serving
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, leaving Ctrl-C to the demo (which stops the ingester before the server)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def _show(
