@@ -33,7 +33,6 @@ def test_ctrl_c_stops_the_demo_at_once_without_a_traceback(tmp_path: Path) -> No
     import sys
     import time
 
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "strigil", "demo", "--port", str(free_port()),
          "--data-dir", str(tmp_path / "d")],
