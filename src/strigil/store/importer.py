@@ -146,8 +146,11 @@ def import_recording(
             notes=f"imported from {p.name}",
         )
         db.add(session)
-        db.flush()
         score = score_session(analysis.strokes, analysis.summary, protocol_targets(protocol))
+        # Committed now, before the samples: the metadata database is never held while the
+        # samples are written (minutes for a big file), so live ingest of other sessions and
+        # clinics never waits on an import. If the samples cannot be written, the row goes.
+        db.commit()
 
         t_ns = start_ns + (rec.t_s * 1e9).round().astype("int64")
         gyr = rec.gyr_dps if rec.gyr_dps is not None else rec.acc_g * 0.0
@@ -175,16 +178,23 @@ def import_recording(
         starts: Iterable[int] = range(0, t_ns.shape[0], WRITE_CHUNK_SAMPLES)
         if progress is not None:
             starts = progress(starts)
-        if on_store is not None:  # e.g. the API's store thread, chunk by chunk
-            on_store(begin)
-            for i in starts:
-                on_store(chunk(i))
-            on_store(finish)
-        else:
-            with open_timeseries(settings) as ts:
-                begin(ts)
+        try:
+            if on_store is not None:  # e.g. the API's store thread, chunk by chunk
+                on_store(begin)
                 for i in starts:
-                    chunk(i)(ts)
-                finish(ts)
-        db.commit()
-        return ImportResult(session.id, int(t_ns.shape[0]), len(analysis.strokes), started)
+                    on_store(chunk(i))
+                on_store(finish)
+            else:
+                with open_timeseries(settings) as ts:
+                    begin(ts)
+                    for i in starts:
+                        chunk(i)(ts)
+                    finish(ts)
+        except BaseException:
+            db.rollback()
+            gone = db.get(TreatmentSession, sid)
+            if gone is not None:
+                db.delete(gone)
+                db.commit()
+            raise
+        return ImportResult(sid, int(t_ns.shape[0]), len(analysis.strokes), started)
