@@ -16,7 +16,7 @@ time), so they are still stored once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,8 @@ LIVE_WINDOW_S = 30.0
 
 @dataclass
 class LiveState:
-    """What a live view shows of one session, updated with every batch."""
+    """The session's newest state as of its latest analysed group (the trace and the newest
+    samples a viewer gets come from the event loop's :class:`~strigil.api.live.feed.LiveFeed`)."""
 
     force_n: float | None = None
     """The latest sample (raw, N)."""
@@ -48,9 +49,6 @@ class LiveState:
     battery_low: bool = False
     smoothed_force_n: float | None = None
     """Mean of the last 0.1 s, N: what the big readout shows."""
-    new_t_s: list[float] = field(default_factory=list)
-    new_force_n: list[float] = field(default_factory=list)
-    """Samples since the last update, thinned to about 50 per second, for the live trace."""
     area: str | None = None
     area_started_ns: int | None = None
 
@@ -187,9 +185,6 @@ class LiveSession:
         self.live.t_s = float(t_s[-1])
         tail = max(round((self.rate_hz or 200) * 0.1), 1)
         self.live.smoothed_force_n = float(np.mean(force[-tail:]))
-        step = max(round((self.rate_hz or 200) / 50), 1)
-        self.live.new_t_s = np.round(t_s[::step], 3).tolist()
-        self.live.new_force_n = np.round(force[::step], 2).tolist()
 
     def rollback(self) -> None:
         """The group was not made durable: resent frames must be stored again."""
@@ -241,8 +236,6 @@ class LiveSession:
             "last_sample_age_s": None
             if live.host_ns is None
             else round((now_ns - live.host_ns) / 1e9, 3),
-            "trace_t_s": live.new_t_s,
-            "trace_force_n": live.new_force_n,
         }
 
     def _tally(self) -> list[Stroke]:
