@@ -9,7 +9,6 @@ ingester, the API, one process), one browser tab per session.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,18 +20,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from servers import free_port
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from servers import CHROMIUM, LAUNCH_ARGS, free_port
 
 
 def _demo(tools: int, data: Path) -> tuple[subprocess.Popen[str], str, str, list[str]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,24 +22,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servers import free_port
+from servers import CHROMIUM, LAUNCH_ARGS, free_port
 
 pytestmark = [
     pytest.mark.xdist_group("browser"),  # one demo stack for every test here
     pytest.mark.slow,  # a real server and Chromium
 ]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("STRIGIL_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @dataclass
