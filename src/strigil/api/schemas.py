@@ -421,15 +421,6 @@ class RecordingStored(BaseModel):
     strokes: int
 
 
-class FramesStored(BaseModel):
-    frames: int
-    stored: int
-    duplicate_frames: int
-    malformed_frames: int
-    unassigned: int
-    session_id: str | None
-
-
 # --- audit -----------------------------------------------------------------------------------
 
 

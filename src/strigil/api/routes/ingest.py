@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import tempfile
@@ -35,9 +34,8 @@ from strigil.api.deps import (
     WebSocketIngestToken,
     websocket_ingest_token_now,
 )
-from strigil.api.live.groups import client_error
+from strigil.api.live.groups import BatchOutcome, client_error
 from strigil.api.schemas import (
-    FramesStored,
     RecordingStored,
 )
 from strigil.common.ids import check_id
@@ -120,7 +118,7 @@ async def upload_recording(
 
 @router.post(
     "/frames",
-    response_model=FramesStored,
+    response_model=BatchOutcome,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -136,7 +134,7 @@ async def upload_frames(
     token: IngestToken,
     db: SessionDep,
     serial: Annotated[str, Query(min_length=1, max_length=64, description="the tool's serial")],
-) -> FramesStored:
+) -> BatchOutcome:
     """One batch of raw frames in the WebSocket's wire format (docs/ingest.md), for a tool
     already known to the clinic: stored and analysed like live frames, resends recognised."""
     tool = db.scalars(
@@ -171,7 +169,7 @@ async def upload_frames(
         outcome = await (await hub.ingest(token.clinic_id, serial, records))
     except Exception as exc:  # details in the log; the client hears of its own batch only
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, client_error(exc)) from None
-    return FramesStored(**dataclasses.asdict(outcome))
+    return outcome
 
 
 # --- live ingest over a WebSocket ----------------------------------------------------------
