@@ -9,8 +9,9 @@ DEMO_PORT ?= 8000
 DEMO_SECONDS ?=
 
 VENDOR := src/strigil/dashboards/static/vendor/.built-stamp
+VALIDATORS := tests/validators/node_modules/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench clean servers static
+.PHONY: demo test lint typecheck unit bench clean servers static validators
 
 ## static: the dashboards' front-end packages (pinned by web/package-lock.json), copied into
 ## the package's static files; nothing is loaded from a CDN
@@ -18,6 +19,13 @@ static: $(VENDOR)
 $(VENDOR): web/package.json web/package-lock.json web/build.mjs
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 	touch $(VENDOR)
+
+## validators: readers strigil did not write, for the tests (the official BIDS validator),
+## pinned by tests/validators/package-lock.json
+validators: $(VALIDATORS)
+$(VALIDATORS): tests/validators/package.json tests/validators/package-lock.json
+	cd tests/validators && npm ci --no-audit --no-fund --loglevel=error
+	touch $(VALIDATORS)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,7 +59,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## servers: the real InfluxDB and PostgreSQL the tests start, Chromium for the browser tests,
-## and docker-compose to check the compose file (Debian packages, installed if missing; no Docker engine is needed)
+## GNU Octave for the .mat exports, and docker-compose to check the compose file (Debian packages, installed if missing; no Docker engine is needed)
 servers:
 	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v chromium >/dev/null \
@@ -62,8 +70,15 @@ servers:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb postgresql \
 	    chromium docker-compose >/dev/null; \
 	fi
+	@if ! command -v octave >/dev/null; then \
+	  echo "installing GNU Octave from Debian's packages (the tests load .mat exports with it)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -qq --no-install-recommends octave >/dev/null 2>&1 \
+	    || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends octave >/dev/null; }; \
+	fi
 
-unit: $(STAMP) $(VENDOR) servers
+unit: $(STAMP) $(VENDOR) $(VALIDATORS) servers
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 ## bench: the benchmarks of docs/benchmarks.md
@@ -77,4 +92,4 @@ bench: $(STAMP) $(VENDOR) servers
 	$(BIN)/python bench/bench_browser_latency.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) web/node_modules src/strigil/dashboards/static/vendor .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) web/node_modules tests/validators/node_modules src/strigil/dashboards/static/vendor .pytest_cache .mypy_cache .ruff_cache

@@ -12,11 +12,19 @@ learns nothing about what exists elsewhere).
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import Select, or_, select
 
 from strigil.store.models import Drill, Patient, Role, TreatmentSession, User
+from strigil.store.pseudonyms import therapist_code
+
+__all__ = [
+    "may_watch_live",
+    "therapist_code",
+    "visible_drills",
+    "visible_patients",
+    "visible_sessions",
+    "who_treated",
+]
 
 
 def visible_sessions(user: User) -> Select[TreatmentSession]:
@@ -27,18 +35,6 @@ def visible_sessions(user: User) -> Select[TreatmentSession]:
     elif user.role is Role.RESEARCHER:  # practice is personnel data, not research data
         query = query.where(TreatmentSession.id.not_in(select(Drill.session_id)))
     return query
-
-
-def therapist_code(user_id: str | None) -> str | None:
-    """A therapist's pseudonym for researchers: stable, the same in every answer, and not the
-    user id (which names a person to anyone who can list users).
-
-    >>> therapist_code("0123abcd"), therapist_code(None)
-    ('T-AC17C5A1', None)
-    """
-    if user_id is None:
-        return None
-    return "T-" + hashlib.sha256(f"strigil therapist {user_id}".encode()).hexdigest()[:8].upper()
 
 
 def who_treated(user: User, therapist_id: str | None) -> str | None:

@@ -1,17 +1,20 @@
-"""What was given in sessions: their strokes (live or stored) and the dose per body area."""
+"""What was given in sessions: their strokes, live or stored (the dose per body area is
+:mod:`strigil.research.doses`, shared with the research bundles)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 
 from strigil.api.live import LiveHub
-from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, bouts_of, stroke_columns
-from strigil.store.models import AreaSegment, Drill, TreatmentSession, as_utc
+from strigil.research.doses import area_doses, treatment_time_s
+from strigil.signal.strokes import Stroke
+from strigil.store.models import Drill, TreatmentSession
 from strigil.store.timeseries import UnknownSessionError
+
+__all__ = ["NOT_A_DRILL", "area_doses", "strokes_of", "strokes_of_many", "treatment_time_s"]
 
 NOT_A_DRILL = TreatmentSession.id.not_in(select(Drill.session_id))
 """A filter keeping treatment sessions: drills are practice, not dose."""
@@ -53,52 +56,4 @@ async def strokes_of_many(hub: LiveHub, session_ids: Sequence[str]) -> dict[str,
         return found
 
     out.update(await hub.call(read))
-    return out
-
-
-def treatment_time_s(strokes: Sequence[Stroke], bout_gap_s: float = DEFAULT_BOUT_GAP_S) -> float:
-    """Sum of bout lengths (docs/tool-profile.md's treatment time) of these strokes."""
-    if not strokes:
-        return 0.0
-    starts, ends = stroke_columns(strokes, "start_s", "end_s")
-    return float(sum(b.duration_s for b in bouts_of(starts, ends, bout_gap_s=bout_gap_s)))
-
-
-def area_doses(
-    strokes: Sequence[Stroke], segments: Sequence[AreaSegment], anchor_ns: int | None
-) -> list[dict[str, object]]:
-    """Per body-area segment: strokes, treatment time (s) and mean peak force (N) of the strokes
-    that started inside it; strokes outside every segment count under area ``null``."""
-    windows: list[tuple[str | None, str | None, float, float]] = []
-    if anchor_ns is not None:
-        for seg in segments:
-            start = (as_utc(seg.started_at).timestamp() * 1e9 - anchor_ns) / 1e9
-            end = (
-                float("inf")
-                if seg.ended_at is None
-                else (as_utc(seg.ended_at).timestamp() * 1e9 - anchor_ns) / 1e9
-            )
-            windows.append((seg.area, seg.side.value, start, end))
-    groups: dict[tuple[str | None, str | None], list[Stroke]] = {}
-    for k in strokes:
-        key: tuple[str | None, str | None] = (None, None)
-        for area, side, start, end in windows:
-            if start <= k.start_s < end:
-                key = (area, side)
-                break
-        groups.setdefault(key, []).append(k)
-    for area, side, _, _ in windows:
-        groups.setdefault((area, side), [])
-    out: list[dict[str, object]] = []
-    for (area, side), ks in groups.items():
-        peaks = [k.peak_force_n for k in ks]
-        out.append(
-            {
-                "area": area,
-                "side": side,
-                "strokes": len(ks),
-                "treatment_time_s": round(treatment_time_s(ks), 2),
-                "mean_peak_force_n": round(float(np.mean(peaks)), 3) if peaks else None,
-            }
-        )
     return out

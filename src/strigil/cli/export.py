@@ -13,14 +13,25 @@ def register(sub: Any) -> None:
         "export", help="a de-identified research bundle (ZIP) of finished sessions"
     )
     exp.add_argument("-o", "--output", required=True, help="ZIP file to write")
-    exp.add_argument("--format", choices=("csv", "parquet", "mat"), default="csv")
+    exp.add_argument(
+        "--format",
+        choices=("csv", "parquet", "mat", "bids"),
+        default="csv",
+        help="table format of the bundle, or bids for a Motion-BIDS dataset (default csv)",
+    )
     exp.add_argument("--clinic", help="clinic name (needed when there are several)")
     exp.add_argument("--since", help="sessions started on or after (ISO 8601)")
     exp.add_argument("--until", help="sessions started before (ISO 8601)")
     exp.add_argument("--therapist", help="username")
+    exp.add_argument("--therapist-code", help="pseudonymous therapist code (T-…)")
     exp.add_argument("--protocol", help="protocol id")
     exp.add_argument("--area", help="body area, as recorded")
     exp.add_argument("--tool", help="tool serial")
+    exp.add_argument(
+        "--trim-to-area",
+        action="store_true",
+        help="with --area: samples and strokes inside that area's segments only",
+    )
     exp.set_defaults(func=export_command)
 
 
@@ -37,27 +48,39 @@ def _when(text: str | None, flag: str) -> Any:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
     from tqdm import tqdm
 
+    from strigil.research.bids import export_bids
+    from strigil.research.bundle import export_bundle
+    from strigil.research.selection import filter_by_names
     from strigil.store import open_timeseries
     from strigil.store.clinics import audit
     from strigil.store.database import open_database
     from strigil.store.errors import ExportFilterError
-    from strigil.store.export import export_bundle, filter_by_names
 
     settings = settings_or_fail()
     since, until = _when(args.since, "--since"), _when(args.until, "--until")
-    with open_database(settings.metadata_url)() as db:
+    try:
+        database = open_database(settings.metadata_url)
+    except OperationalError as exc:
+        raise CliError(
+            f"cannot open the metadata database {settings.metadata_url} "
+            f"(set STRIGIL_DATABASE_URL or STRIGIL_DATA_DIR): {exc.orig}"
+        ) from None
+    with database() as db:
         try:
             selection = filter_by_names(
                 db,
                 clinic_name=args.clinic,
                 therapist_username=args.therapist,
+                therapist_code=args.therapist_code,
                 tool_serial=args.tool,
                 protocol_id=args.protocol,
                 body_area=args.area,
                 since=since,
                 until=until,
+                trim_to_area=args.trim_to_area,
             )
         except ExportFilterError as exc:
             raise CliError(str(exc)) from None
@@ -79,13 +102,18 @@ def export_command(args: argparse.Namespace) -> int:
             tqdm(total=total, desc="exporting", unit="session", disable=None) as bar,
             open(args.output, "wb") as out,
         ):
-            for chunk in export_bundle(
-                db,
-                lambda fn: fn(store),
-                selection,
-                args.format,
-                on_session=lambda _sid: bar.update(1),
-            ):
+            chunks = (
+                export_bids(db, lambda fn: fn(store), selection, on_session=lambda _: bar.update(1))
+                if args.format == "bids"
+                else export_bundle(
+                    db,
+                    lambda fn: fn(store),
+                    selection,
+                    args.format,
+                    on_session=lambda _: bar.update(1),
+                )
+            )
+            for chunk in chunks:
                 out.write(chunk)
     print(f"wrote {args.output}: {total} sessions ({args.format})")
     return 0

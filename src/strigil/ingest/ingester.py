@@ -149,7 +149,7 @@ class ToolLink:
         if self._first_device_us is None:
             self._first_device_us = device_us
         first_s = (device_us - self._first_device_us) / 1e6
-        self.clock.add(first_s, stamp)
+        self.clock.add(first_s + (frame.n - 1) * frame.dt_us / 1e6, stamp)  # its last sample
         self.stats.last_frame_monotonic = stamp
         device_s = first_s + np.arange(frame.n) * (frame.dt_us / 1e6)
         if self.sink is not None:

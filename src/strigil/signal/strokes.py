@@ -154,16 +154,46 @@ def bouts_of(
     """
     if starts_s.size == 0:
         return []
-    gaps = starts_s[1:] - ends_s[:-1]
-    for a, b in blind_spans_s:
-        gaps = gaps - np.clip(np.minimum(starts_s[1:], b) - np.maximum(ends_s[:-1], a), 0, None)
-    cut = np.flatnonzero(gaps >= bout_gap_s)
+    cut = _bout_cuts(starts_s, ends_s, bout_gap_s, blind_spans_s)
     first = np.concatenate([[0], cut + 1])
     last = np.concatenate([cut, [starts_s.size - 1]])
     return [
         Bout(float(starts_s[a]), float(ends_s[b]), int(b - a + 1))
         for a, b in zip(first, last, strict=True)
     ]
+
+
+def _bout_cuts(
+    starts_s: NDArray[np.float64],
+    ends_s: NDArray[np.float64],
+    bout_gap_s: float,
+    blind_spans_s: Sequence[tuple[float, float]],
+) -> NDArray[np.intp]:
+    """Indices i where a bout ends after stroke i (the pause to stroke i + 1 is long enough)."""
+    gaps = starts_s[1:] - ends_s[:-1]
+    for a, b in blind_spans_s:
+        gaps = gaps - np.clip(np.minimum(starts_s[1:], b) - np.maximum(ends_s[:-1], a), 0, None)
+    return np.flatnonzero(gaps >= bout_gap_s)
+
+
+def bout_indices(
+    starts_s: NDArray[np.float64],
+    ends_s: NDArray[np.float64],
+    *,
+    bout_gap_s: float,
+    blind_spans_s: Sequence[tuple[float, float]] = (),
+) -> NDArray[np.int64]:
+    """The bout (0, 1, 2 …) of each stroke, by the rule of :func:`bouts_of`.
+
+    >>> bout_indices(np.array([0.0, 1.0, 5.0]), np.array([0.5, 1.5, 5.5]), bout_gap_s=2.0)
+    array([0, 0, 1])
+    """
+    index = np.zeros(starts_s.size, dtype=np.int64)
+    if starts_s.size > 1:
+        steps = np.zeros(starts_s.size, dtype=np.int64)
+        steps[_bout_cuts(starts_s, ends_s, bout_gap_s, blind_spans_s) + 1] = 1
+        index = np.cumsum(steps)
+    return index
 
 
 def stroke_columns(strokes: Sequence[Stroke], *names: str) -> list[NDArray[np.float64]]:

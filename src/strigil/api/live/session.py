@@ -137,8 +137,11 @@ class LiveSession:
                 self.anchor_unsaved = True
             rel_us = device_us - self.anchor_device_us + np.arange(frame.n) * frame.dt_us
             self.staged.append((rel_us, frame.force_n, frame.acc_g, frame.gyr_dps))
+            # the frame left when its last sample was taken: that sample's device time is the
+            # one its receive time follows (the first sample's would add the frame's length)
             self.clock.add(
-                (device_us - self.anchor_device_us) / 1e6, (host_ns - self.anchor_ns) / 1e9
+                (device_us + (frame.n - 1) * frame.dt_us - self.anchor_device_us) / 1e6,
+                (host_ns - self.anchor_ns) / 1e9,
             )
             self.live.host_ns = host_ns
             self.live.battery_low = bool(frame.flags & p.FrameFlags.BATTERY_LOW)
