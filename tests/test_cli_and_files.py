@@ -205,3 +205,48 @@ def test_analyze_scores_itself_against_the_simulators_truth(recorded: tuple[Path
     line = next(x for x in done.stdout.splitlines() if "ground truth" in x)
     f1 = float(line.split("F1 ")[1].split(",")[0])
     assert f1 >= 0.99
+
+
+def test_analyze_a_study_on_every_core_skipping_bad_files(tmp_path: Path) -> None:
+    """Many files: one row each, the same numbers as one file's analysis, bad ones named."""
+    import duckdb
+    import pandas as pd
+
+    paths = []
+    for seed, scenario, rate in ((1, "mixed", 200), (2, "strumming", 50), (3, "lossy", 1000)):
+        s = simulate_session(minutes=1, seed=seed, rate_hz=rate, scenario=scenario)
+        paths.append(tmp_path / f"{scenario}.csv")
+        write_session_csv(
+            paths[-1], t_s=s.t_s, force_n=s.force_n, acc_g=s.acc_g, gyr_dps=s.gyr_dps,
+            metadata=s.metadata,
+        )  # fmt: skip
+    broken = tmp_path / "broken.csv"
+    lines = paths[0].read_text().splitlines()
+    lines[40] = lines[40].replace(",", ",x", 1)
+    broken.write_text("\n".join(lines) + "\n")
+    table, strokes = tmp_path / "t.parquet", tmp_path / "k.csv"
+    files = [str(paths[0]), str(broken), str(paths[1]), str(tmp_path / "gone.csv"), str(paths[2])]
+    done = strigil("analyze", *files, "--table", str(table), "--strokes", str(strokes))
+    assert done.returncode == 2
+    assert f"{broken}, line 41" in done.stderr
+    assert "gone.csv: no such file" in done.stderr
+    assert "3 of 5 files analysed" in done.stderr
+    rows = pd.read_parquet(table)
+    assert rows.file.tolist() == [str(p) for p in paths]  # the order given, bad ones left out
+    per_stroke = pd.read_csv(strokes)
+    for path, row in zip(paths, rows.itertuples(), strict=True):
+        one = json.loads(strigil("analyze", str(path), "--json").stdout)
+        assert (
+            row.stroke_count
+            == one["summary"]["stroke_count"]
+            == (per_stroke.file == str(path)).sum()
+        )
+        assert row.treatment_time_s == pytest.approx(one["summary"]["treatment_time_s"], abs=1e-3)
+        assert row.pct_in_force_band == pytest.approx(one["score"]["pct_in_force_band"], abs=0.01)
+        mine = per_stroke[per_stroke.file == str(path)]
+        np.testing.assert_allclose(
+            mine.peak_force_n, [k["peak_force_n"] for k in one["strokes"]], atol=1e-3
+        )
+    assert rows.rate_hz.tolist() == [200, 50, 1000]
+    assert duckdb.sql(f"select sum(stroke_count) from '{table}'").fetchall() == [(len(per_stroke),)]
+    assert strigil("analyze", *map(str, paths), "--table", str(tmp_path / "t.xlsx")).returncode == 2

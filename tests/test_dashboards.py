@@ -6,6 +6,7 @@ Screenshots of every step are kept in ``tests/artifacts/`` (or $STRIGIL_TEST_ART
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -299,5 +300,16 @@ def test_course_and_research_export_keep_to_roles(browser, demo: Demo) -> None: 
     assert "data_dictionary.csv" in names
     sessions_csv = bundle.read("sessions.csv").decode().strip().splitlines()
     assert len(sessions_csv) - 1 == count  # what the page said is what came
+    # a researcher filters by the therapist's pseudonymous code (she cannot see user ids)
+    code = rita.eval_on_selector("select[name=therapist_code]", "s => s.options[1].value")
+    rita.select_option("select[name=therapist_code]", code)
+    mine = int(re.search(r"(\d+) finished session", rita.inner_text("#export-count"))[1])
+    assert 0 < mine < count
+    with rita.expect_download() as info:
+        rita.click("#download")
+    bundle = zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes()))
+    rows = list(csv.DictReader(io.StringIO(bundle.read("sessions.csv").decode())))
+    assert len(rows) == mine
+    assert {r["therapist_code"] for r in rows} == {code}
     assert rita.errors == []
     assert page.errors == []

@@ -19,8 +19,28 @@ def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
 
 
 def register(sub: Any) -> None:
-    analyze = sub.add_parser("analyze", help="find strokes in a recorded session (CSV)")
-    analyze.add_argument("file", help="session file in the CSV format of docs/formats.md")
+    analyze = sub.add_parser(
+        "analyze",
+        help="find strokes in recorded sessions (CSV): one file, or a whole study",
+        description="One file: its strokes, summary and score, printed. Several files (or "
+        "--table): every file analysed on every core, one row per file in --table and one "
+        "row per stroke in --strokes; a bad file is reported and skipped (exit code 2).",
+    )
+    analyze.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="session files in the CSV format of docs/formats.md",
+    )
+    analyze.add_argument(
+        "--table", metavar="OUT", help="write one row per file here (.parquet or .csv)"
+    )
+    analyze.add_argument(
+        "--strokes", metavar="OUT", help="write one row per stroke here (.parquet or .csv)"
+    )
+    analyze.add_argument(
+        "--workers", type=int, default=None, help="processes (default: one per core)"
+    )
     analyze.add_argument("--json", action="store_true", help="print the analysis JSON")
     analyze.add_argument(
         "--truth", help="ground truth JSON from `strigil simulate --truth`: print the accuracy"
@@ -61,6 +81,9 @@ def register(sub: Any) -> None:
 
 
 def analyze_command(args: argparse.Namespace) -> int:
+    if len(args.files) > 1 or args.table or args.strokes:
+        return study_command(args)
+    args.file = args.files[0]
     from strigil.recordings.analysis import analyze_recording
     from strigil.recordings.files import read_session_csv
     from strigil.recordings.format import SessionFileError
@@ -127,6 +150,46 @@ def analyze_command(args: argparse.Namespace) -> int:
         lines.append(_against_truth(args.truth, analysis))
     print("\n".join(lines))
     return 0
+
+
+def study_command(args: argparse.Namespace) -> int:
+    """Many recordings: a row per file (and per stroke), every core, bad files skipped."""
+    from tqdm import tqdm
+
+    from strigil.research.study import RECORDING_STROKES, RECORDINGS, analyse_files, write_table
+
+    if args.json or args.truth or args.contact_area_mm2:
+        raise CliError("--json, --truth and --contact-area-mm2 are for one file without --table")
+    for out in (args.table, args.strokes):
+        if out is not None and not out.lower().endswith((".parquet", ".csv")):
+            raise CliError(f"{out}: name a .parquet or .csv file to write")
+    if args.workers is not None and args.workers < 1:
+        raise CliError("--workers must be at least 1")
+    with tqdm(total=len(args.files), desc="analysing", unit="file", disable=None) as bar:
+        results = analyse_files(args.files, workers=args.workers, on_done=lambda _: bar.update(1))
+    good = [r for r in results if r.row is not None]
+    bad = [r for r in results if r.error is not None]
+    for r in bad:
+        print(f"strigil analyze: {r.error} (skipped)", file=sys.stderr)
+    if args.table:
+        write_table(args.table, RECORDINGS, [r.row for r in good if r.row is not None])
+    if args.strokes:
+        write_table(args.strokes, RECORDING_STROKES, [k for r in good for k in r.strokes])
+    if not args.table:
+        for r in good:
+            row = r.row or {}
+            print(
+                f"{r.file}: {row['stroke_count']} strokes, treatment "
+                f"{row['treatment_time_s']:.1f} s, peak {_fmt(row['mean_peak_force_n'], 'N', 2)}"
+            )
+    strokes = sum(len(r.strokes) for r in good)
+    written = ", ".join(f"wrote {p}" for p in (args.table, args.strokes) if p)
+    print(
+        f"{len(good)} of {len(results)} files analysed, {strokes} strokes"
+        + (f"; {written}" if written else ""),
+        file=sys.stderr,
+    )
+    return 2 if bad else 0
 
 
 def _against_truth(path: str, analysis: Analysis) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +17,9 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from strigil.research.doses import area_doses, segment_window_s
-from strigil.signal.scoring import ProtocolTargets, score_session
-from strigil.signal.strokes import Stroke, Summary, bout_indices, stroke_columns
+from strigil.research.rows import stroke_rows
+from strigil.signal.scoring import score_session
+from strigil.signal.strokes import Stroke, Summary
 from strigil.store.clinics import default_protocol_of, protocol_targets
 from strigil.store.models import (
     AreaSegment,
@@ -143,7 +144,8 @@ def collect(
         else None
     )
     row = _session_row(s, patient, tool, anchor_ns, summary, score, samples[0].size)
-    stroke_rows = _stroke_rows(s.id, strokes, gaps, windows, targets)
+    blind = [(g["after_t_s"], g["before_t_s"]) for g in gaps]
+    strokes_out = stroke_rows(s.id, strokes, blind_spans_s=blind, windows=windows, targets=targets)
     if trim_to_area is not None:
         keep = [(a, b) for seg, a, b in windows if seg.area == trim_to_area]
         t = samples[0]
@@ -151,13 +153,13 @@ def collect(
         for a, b in keep:
             mask |= (t >= a) & (t < b)
         samples = [c[mask] for c in samples]
-        stroke_rows = [r for r in stroke_rows if r["area"] == trim_to_area]
+        strokes_out = [r for r in strokes_out if r["area"] == trim_to_area]
         gaps = [g for g in gaps if any(g["after_t_s"] < b and g["before_t_s"] > a for a, b in keep)]
     return SessionData(
         session=s,
         row=row,
         samples=samples,
-        strokes=stroke_rows,
+        strokes=strokes_out,
         gaps=gaps,
         areas=[
             {
@@ -258,53 +260,6 @@ def _session_row(
         "body_areas": len(s.segments),
         **sc,
     }
-
-
-def _stroke_rows(
-    session_id: str,
-    strokes: Sequence[Stroke],
-    gaps: Sequence[dict[str, Any]],
-    windows: Sequence[tuple[Any, float, float]],
-    targets: ProtocolTargets,
-) -> list[dict[str, Any]]:
-    if not strokes:
-        return []
-    starts, ends = stroke_columns(strokes, "start_s", "end_s")
-    blind = [(g["after_t_s"], g["before_t_s"]) for g in gaps]
-    bouts = bout_indices(starts, ends, bout_gap_s=targets.bout_gap_s, blind_spans_s=blind)
-    low, high = targets.force_band_n
-    rate_low, rate_high = targets.rate_band_per_min
-    rows = []
-    for i, k in enumerate(strokes):
-        rate = None
-        if i > 0 and starts[i] - ends[i - 1] < targets.bout_gap_s:  # scoring's rule
-            rate = 60.0 / float(starts[i] - starts[i - 1])
-        where = next(((seg, a, b) for seg, a, b in windows if a <= k.start_s < b), None)
-        rows.append(
-            {
-                "session_id": session_id,
-                "stroke_index": i,
-                "bout_index": int(bouts[i]),
-                "start_s": k.start_s,
-                "end_s": k.end_s,
-                "duration_s": k.duration_s,
-                "peak_force_n": k.peak_force_n,
-                "stroke_mean_force_n": k.mean_force_n,
-                "impulse_ns": k.impulse_ns,
-                "mean_pressure_kpa": k.mean_pressure_kpa,
-                "tilt_deg": k.tilt_deg,
-                "direction": k.direction,
-                "pattern": getattr(k, "pattern", "unknown"),
-                "saturated": k.saturated,
-                "incomplete": any(a < k.end_s and b > k.start_s for a, b in blind),
-                "area": where[0].area if where else None,
-                "side": where[0].side.value if where else None,
-                "in_force_band": bool(low <= k.peak_force_n <= high),
-                "rate_per_min": rate,
-                "in_rate_band": rate is not None and rate_low <= rate <= rate_high,
-            }
-        )
-    return rows
 
 
 def slug(text: str) -> str:

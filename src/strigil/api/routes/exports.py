@@ -50,9 +50,10 @@ def export(
         bool, Query(description="with body_area: samples and strokes inside its segments only")
     ] = False,
 ) -> StreamingResponse:
-    """A de-identified bundle of the finished sessions the filter selects (see
-    docs/api.md): samples, strokes, summaries, areas, outcomes, protocols, tools with
-    calibrations, clock models, algorithm versions and a data dictionary."""
+    """A de-identified bundle of the finished sessions the filter selects (docs/research.md):
+    samples, sessions with their clock and score, strokes, gaps, areas, doses, outcomes,
+    protocols, tools, a data dictionary, definitions, a citation and a manifest — or a
+    Motion-BIDS dataset. An id in the filter that does not exist in the clinic: 422."""
     try:
         selection = ExportFilter(
             clinic_id=user.clinic_id,
