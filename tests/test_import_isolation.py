@@ -28,9 +28,10 @@ pytestmark = pytest.mark.slow  # a real strigil serve and a 100 MB file
 
 KEY = "k3y-for-tests-" + "x9Qz" * 8
 PASSWORD = "correct horse battery"
-ACK_BOUND_S = 3.0
+ACK_BOUND_S = 10.0
 """No ack of North's may take longer than this while South's upload runs (before the fix the
-upload held the metadata database for a minute and North's batches were refused)."""
+upload held the metadata database for a minute and North's batches were refused). 3 s was
+exceeded once (4.9 s, p99 0.4 s) on a loaded 2-core machine running the whole suite."""
 
 
 def test_a_big_upload_of_one_clinic_does_not_stall_another_clinics_live_ingest(
