@@ -171,13 +171,11 @@ def export_bids(
     participants: dict[str, str | None] = {}
     sessions_of: dict[str, list[list[Any]]] = {}
     trim = selection.body_area if selection.trim_to_area else None
-    codes_used: dict[str, str | None] = {}
     for s in db.scalars(selection.query(db)).all():
         data = collect(db, run_on_store, s, trim_to_area=trim)
         sub = label(data.patient_code, "unassigned")
-        while codes_used.get(sub, data.patient_code) != data.patient_code:
+        while participants.get(sub, data.patient_code) != data.patient_code:
             sub += "x"  # two codes that differ only in punctuation
-        codes_used[sub] = data.patient_code
         participants[sub] = data.patient_code
         ses = str(len(sessions_of.setdefault(sub, [])) + 1)
         serial = data.tool.serial if data.tool else "unknown"

@@ -35,7 +35,7 @@ from strigil.research.definitions import (
     licence_text,
     settings_json,
 )
-from strigil.research.schema import Column, Table
+from strigil.research.schema import Column
 from strigil.research.selection import ExportFilter
 from strigil.research.writers import FORMATS, Format, samples_bytes, table_bytes
 from strigil.store.models import Protocol, Tool
@@ -258,4 +258,4 @@ def _format_notes(fmt: Format) -> str:
     )
 
 
-__all__ = ["FORMATS", "ExportCount", "ExportFilter", "Table", "dictionary_csv", "export_bundle"]
+__all__ = ["FORMATS", "ExportCount", "dictionary_csv", "export_bundle"]

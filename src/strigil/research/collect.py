@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,6 @@ class SessionData:
     tool: Tool | None
     protocol: Protocol | None
     rate_hz: float | None = None
-    stroke_objects: list[Stroke] = field(default_factory=list)
 
     @property
     def sample_count(self) -> int:
@@ -189,7 +188,6 @@ def collect(
         tool=tool,
         protocol=scored_by,
         rate_hz=float(s.rate_hz) if s.rate_hz else None,
-        stroke_objects=strokes,
     )
 
 

@@ -56,14 +56,12 @@ class ExportFilter:
                 f"no therapist with code {self.therapist_code!r} here (codes look like "
                 "T-1A2B3C4D, as the sessions list shows them)"
             )
-        if self.protocol_id is not None:
-            protocol = db.get(Protocol, self.protocol_id)
-            if protocol is None or protocol.clinic_id != self.clinic_id:
-                raise ExportFilterError(f"no protocol with id {self.protocol_id!r} here")
-        if self.tool_id is not None:
-            tool = db.get(Tool, self.tool_id)
-            if tool is None or tool.clinic_id != self.clinic_id:
-                raise ExportFilterError(f"no tool with id {self.tool_id!r} here")
+        for kind, row, wanted in (
+            ("protocol", self.protocol_id and db.get(Protocol, self.protocol_id), self.protocol_id),
+            ("tool", self.tool_id and db.get(Tool, self.tool_id), self.tool_id),
+        ):
+            if wanted is not None and (not row or row.clinic_id != self.clinic_id):
+                raise ExportFilterError(f"no {kind} with id {wanted!r} here")
         if self.since and self.until and self.until <= self.since:
             raise ExportFilterError("until must be after since")
         if self.trim_to_area and self.body_area is None:

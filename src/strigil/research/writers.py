@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from strigil.recordings.format import DECIMALS
 from strigil.research.schema import ARROW_TYPES, Column, Table
 
 Format = Literal["csv", "parquet", "mat"]
@@ -119,8 +120,8 @@ def mat_bytes(variables: Mapping[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-CSV_SAMPLE_FORMATS: Final = ("%.6f", "%.2f", "%.3f", "%.3f", "%.3f", "%.1f", "%.1f", "%.1f")
-"""t_s to the µs, the rest to the tool's resolution (docs/tool-profile.md)."""
+CSV_SAMPLE_FORMATS: Final = tuple(f"%.{d}f" for d in DECIMALS)
+"""t_s to the µs, the rest to the tool's resolution (the recording format's own decimals)."""
 
 
 def samples_bytes(
