@@ -151,7 +151,7 @@ from strigil.recordings.analysis import analyze_recording
 from strigil.recordings.files import read_session_csv
 from strigil.signal.scoring import ProtocolTargets, score_session
 t3 = time.perf_counter()
-rec = read_session_csv(sys.argv[1], with_gyro=False)
+rec = read_session_csv(sys.argv[1])
 t4 = time.perf_counter()
 analysis = analyze_recording(rec)
 score = score_session(analysis.strokes, analysis.summary, ProtocolTargets())

@@ -10,20 +10,24 @@ import numpy as np
 import pytest
 
 from strigil.signal.accuracy import match_strokes, score
-from strigil.signal.analyzer import StrokeAnalyzer, analyze_arrays
-from strigil.signal.simulate import SCENARIOS, simulate_session
+from strigil.signal.analyzer import Analysis, StrokeAnalyzer, analyze_arrays
+from strigil.signal.settings import AnalysisSettings
+from strigil.signal.simulate import SCENARIOS, SimulatedSession, simulate_session
 
-RATES_HZ = (100.0, 200.0, 1000.0)
+RATES_HZ = (50.0, 100.0, 200.0, 1000.0)
 SEEDS = range(6)
 
 
-def _analyse(session):  # type: ignore[no-untyped-def]
+def analyse(session: SimulatedSession, settings: AnalysisSettings | None = None) -> Analysis:
+    """The offline analysis of a simulated session, with its gyroscope and force limit."""
     return analyze_arrays(
         session.t_s,
         session.force_n,
         session.acc_g,
+        session.gyr_dps,
         rate_hz=session.rate_hz,
         force_limit_n=session.scenario.force_limit_n,
+        settings=settings,
     )
 
 
@@ -33,7 +37,7 @@ def test_accuracy_targets_in_every_scenario(scenario: str) -> None:
     for seed in SEEDS:
         rate = RATES_HZ[seed % len(RATES_HZ)]
         session = simulate_session(minutes=3, seed=1000 + seed, rate_hz=rate, scenario=scenario)
-        result = _analyse(session)
+        result = analyse(session)
         acc = score(
             result.strokes,
             session.truth_strokes_as_analysis(),
@@ -55,7 +59,7 @@ def test_accuracy_targets_in_every_scenario(scenario: str) -> None:
 def test_lost_data_neither_invents_nor_splits_strokes(seed: int) -> None:
     session = simulate_session(minutes=4, seed=seed, rate_hz=200, scenario="lossy")
     assert session.lost_samples > 0
-    result = _analyse(session)
+    result = analyse(session)
     truth = session.truth_strokes_as_analysis()
     starts = np.array([s.start_s for s in truth])
     ends = np.array([s.end_s for s in truth])
@@ -73,13 +77,14 @@ def test_lost_data_neither_invents_nor_splits_strokes(seed: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("scenario", "rate_hz"), [("mixed", 200.0), ("lossy", 100.0), ("strumming", 1000.0)]
+    ("scenario", "rate_hz"),
+    [("mixed", 200.0), ("lossy", 100.0), ("strumming", 1000.0), ("hard_hands", 50.0)],
 )
 def test_streaming_in_random_chunks_gives_the_offline_strokes(
     scenario: str, rate_hz: float
 ) -> None:
     session = simulate_session(minutes=2, seed=5, rate_hz=rate_hz, scenario=scenario)
-    offline = _analyse(session)
+    offline = analyse(session)
     rng = np.random.default_rng(0)
     for batch_s in (0.0, 0.25, 1.0):
         analyzer = StrokeAnalyzer(
@@ -91,7 +96,10 @@ def test_streaming_in_random_chunks_gives_the_offline_strokes(
         while i < n:
             k = int(rng.integers(1, 80))
             streamed += analyzer.feed(
-                session.t_s[i : i + k], session.force_n[i : i + k], session.acc_g[i : i + k]
+                session.t_s[i : i + k],
+                session.force_n[i : i + k],
+                session.acc_g[i : i + k],
+                session.gyr_dps[i : i + k],
             )
             i += k
         streamed += analyzer.finish()
@@ -102,6 +110,10 @@ def test_streaming_in_random_chunks_gives_the_offline_strokes(
         )
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
         assert [s.direction for s in streamed] == [s.direction for s in offline.strokes]
+        assert [s.pattern for s in streamed] == [s.pattern for s in offline.strokes]
+        np.testing.assert_allclose(
+            [s.turn_deg for s in streamed], [s.turn_deg for s in offline.strokes], atol=1e-9
+        )
         summary = analyzer.summary()
         assert summary.stroke_count == offline.summary.stroke_count
         assert summary.lost_samples == offline.summary.lost_samples

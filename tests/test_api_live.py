@@ -158,12 +158,16 @@ def test_a_live_session_is_stored_once_and_analysed_like_the_file(live_api) -> N
     sent = [p.decode_frame(f) for f in frames]
     force = np.concatenate([f.force_n for f in sent])
     acc = np.concatenate([f.acc_g for f in sent])
-    offline = analyze_arrays(sim.t_s - sim.t_s[0], force, acc, rate_hz=200, contact_area_mm2=60.0)
+    gyr = np.concatenate([f.gyr_dps for f in sent])
+    offline = analyze_arrays(
+        sim.t_s - sim.t_s[0], force, acc, gyr, rate_hz=200, contact_area_mm2=60.0
+    )
     strokes = client.get(f"/api/v1/sessions/{session['id']}/strokes", headers=h["dana"]).json()
     assert len(strokes) == len(offline.strokes) > 10
     for mine, truth in zip(strokes, offline.strokes, strict=True):
         assert mine["start_s"] == pytest.approx(truth.start_s, abs=1e-3)
         assert mine["peak_force_n"] == pytest.approx(truth.peak_force_n, abs=1e-3)
+        assert mine["pattern"] == truth.pattern  # classified live as offline
     summary = client.get(f"/api/v1/sessions/{session['id']}/summary", headers=h["dana"]).json()
     assert summary["live"] is False
     assert summary["summary"]["stroke_count"] == offline.summary.stroke_count

@@ -22,7 +22,8 @@ def offline_strokes(sim: Any, frames: list[bytes]) -> list[Any]:
     sent = [p.decode_frame(f) for f in frames]
     force = np.concatenate([f.force_n for f in sent])
     acc = np.concatenate([f.acc_g for f in sent])
-    return analyze_arrays(sim.t_s - sim.t_s[0], force, acc, rate_hz=200).strokes
+    gyr = np.concatenate([f.gyr_dps for f in sent])
+    return analyze_arrays(sim.t_s - sim.t_s[0], force, acc, gyr, rate_hz=200).strokes
 
 
 def test_a_drill_runs_live_in_its_own_band_and_keeps_the_score_of_its_set(live_api) -> None:  # type: ignore[no-untyped-def]

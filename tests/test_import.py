@@ -57,7 +57,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def check_stored(settings: Settings, recording: Path) -> None:
     rec = read_session_csv(recording)
-    expected = analyze_arrays(rec.t_s, rec.force_n, rec.acc_g, contact_area_mm2=60.0)
+    expected = analyze_arrays(rec.t_s, rec.force_n, rec.acc_g, rec.gyr_dps, contact_area_mm2=60.0)
     factory = open_database(settings.metadata_url)
     with factory() as db:
         session = db.scalars(select(TreatmentSession)).one()

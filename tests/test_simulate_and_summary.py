@@ -56,7 +56,7 @@ def test_imu_is_gravity_plus_stroke_motion_in_tool_axes() -> None:
 def test_scenarios_contain_what_they_say() -> None:
     minutes = 4
     strum = simulate_session(minutes=minutes, seed=2, scenario="strumming")
-    assert sum(t.kind == "strumming" for t in strum.true_strokes) > 0.7 * len(strum.true_strokes)
+    assert sum(t.pattern == "strumming" for t in strum.true_strokes) > 0.7 * len(strum.true_strokes)
     touching = sum(
         math.isclose(a.end_s, b.start_s)
         for a, b in zip(strum.true_strokes, strum.true_strokes[1:], strict=False)

@@ -96,11 +96,14 @@ def test_downsampled_force_matches_numpy(store: TimeSeriesStore) -> None:
 
 def test_strokes_and_summary_round_trip(store: TimeSeriesStore) -> None:
     session = simulate_session(minutes=1, seed=3, rate_hz=200, scenario="lifted")
-    result = analyze_arrays(session.t_s, session.force_n, session.acc_g, contact_area_mm2=60)
+    result = analyze_arrays(
+        session.t_s, session.force_n, session.acc_g, session.gyr_dps, contact_area_mm2=60
+    )
     store.begin_session("s1", tool="T-1", start_ns=START_NS)
     store.write_strokes("s1", result.strokes)
     store.write_summary("s1", result.summary.to_json())
     assert store.read_strokes("s1") == result.strokes
+    assert {s.pattern for s in result.strokes} >= {"linear"}  # patterns kept, not defaulted
     summary = store.read_summary("s1")
     assert summary is not None
     assert summary["stroke_count"] == result.summary.stroke_count

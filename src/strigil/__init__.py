@@ -6,5 +6,5 @@ analysis), ``api`` (HTTP service), ``store`` (time series and metadata), ``dashb
 """
 
 __version__ = "0.1.0"
-ALGORITHM_VERSION = "strokes-1.0"
+ALGORITHM_VERSION = "strokes-1.1"
 """Version of the stroke analysis; stored with every analysed session."""

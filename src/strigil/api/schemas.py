@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from strigil.signal.strokes import Pattern
 from strigil.store.models import Role, SessionStatus, Side, Timing
 
 
@@ -255,6 +256,13 @@ class StrokeOut(BaseModel):
         description="sense along the handle: pull towards +x (handle end leading), push -x"
     )
     saturated: bool = Field(description="the force sensor saturated during the stroke")
+    pattern: Pattern = Field(
+        description="stroke pattern (docs/algorithms.md): linear, strumming, j_stroke, fanning, "
+        "or unknown when the evidence is weak"
+    )
+    turn_deg: float | None = Field(
+        description="turn about the tool's z axis over the stroke, deg (None without a gyroscope)"
+    )
 
 
 class SummaryFigures(BaseModel):

@@ -91,7 +91,7 @@ def analyze_command(args: argparse.Namespace) -> int:
     from strigil.signal.scoring import ProtocolTargets, score_session
 
     try:
-        rec = read_session_csv(args.file, with_gyro=False)
+        rec = read_session_csv(args.file)
         analysis = analyze_recording(rec, contact_area_mm2=args.contact_area_mm2)
     except SessionFileError as exc:
         raise CliError(str(exc)) from None

@@ -18,6 +18,7 @@ def analyze_recording(
         recording.t_s,
         recording.force_n,
         recording.acc_g,
+        recording.gyr_dps,
         rate_hz=recording.metadata_float("rate_hz"),
         contact_area_mm2=contact_area_mm2 or recording.metadata_float("contact_area_mm2"),
         force_limit_n=recording.metadata_float("force_limit_n"),

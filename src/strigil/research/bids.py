@@ -64,6 +64,8 @@ EVENT_COLUMNS: Final = (
     ("impulse_ns", "N·s"),
     ("tilt_deg", "deg"),
     ("direction", None),
+    ("pattern", None),
+    ("turn_deg", "deg"),
     ("saturated", None),
     ("incomplete", None),
     ("area", None),

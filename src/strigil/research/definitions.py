@@ -36,6 +36,22 @@ SETTING_MEANINGS: Final[dict[str, tuple[str, str]]] = {
                      "zero"),
     "max_bridged_gap_s": ("s", "lost data up to this long is bridged by interpolation; longer "
                           "gaps end strokes"),
+    "knock_window_s": ("s", "window of the running median knocks are measured against; a spike "
+                       "up to half this long stands out of it"),
+    "knock_min_n": ("N", "a spike this far above the running median may be a knock"),
+    "knock_fraction": ("", "and is one if it is also at least this fraction of the median force "
+                       "beneath it; a knock is replaced by the median"),
+    "knock_shoulder_n": ("N", "the knock's flanks down to this far above the median go with it"),
+    "hook_min_turn_deg": ("deg", "a j_stroke turns about the tool's z axis by at least this"),
+    "late_turn_share": ("", "a j_stroke makes more than this share of its turn in the stroke's "
+                        "last third; a fanning stroke at most this share"),
+    "fan_min_turn_deg": ("deg", "a fanning stroke turns about the tool's z axis by at least this"),
+    "straight_max_turn_deg": ("deg", "a linear or strumming stroke turns less than this; a turn "
+                              "between this and the hook or fan threshold gives unknown"),
+    "gyro_quiet_dps": ("deg/s", "a block whose z rate varies less than this (standard "
+                       "deviation) is still; its mean is a sample of the gyroscope's bias"),
+    "gyro_bias_max_dps": ("deg/s", "a still block's mean is taken as the bias only if it is at "
+                          "most this far from 0"),
 }  # fmt: skip
 
 
@@ -113,8 +129,20 @@ previous start)` within a bout. `session_duration_s` is first sample to last sam
 (short strokes back and forth without lifting, consecutive strokes of opposite direction),
 `j_stroke` (a linear stroke ending in a hook: the tool turns about its own z by 20° or more,
 more than half of the turn in the last third), `fanning` (an arc about a pivot: 30° or more
-about z, spread over the stroke) and `unknown` (none can be told with confidence). This
-version of the analysis does not classify patterns yet: every stroke is `unknown`.
+about z, spread over the stroke) and `unknown` (none can be told with confidence).
+
+The evidence is in the strokes table: `turn_deg` is the integral of `gyr_z_dps` over the
+stroke, after the gyroscope's bias (learned from still stretches, `gyro_quiet_dps`) is
+removed; *lifted* means the force fell below `boundary_fraction` of the stroke's peak before
+the next stroke, *joined* that the boundary was a dip of the split rule. The rules, first
+match wins: a turn of at least `hook_min_turn_deg` with more than `late_turn_share` of it in
+the stroke's last third (by time) is `j_stroke`; at least `fan_min_turn_deg` with at most that
+share is `fanning`; any other turn of `straight_max_turn_deg` or more is `unknown`; a stroke
+joined on either side is `strumming` (but `unknown` if the stroke it is joined to on its left
+moved the same way); a stroke lifted on both sides is `linear`. Without a gyroscope no turn
+can be ruled out: such strokes are `strumming` or `unknown`. Knocks (`knock_*` settings) are
+cut from the force before any of this, so a knock landing on a stroke neither splits it nor
+sets its peak.
 
 ## Protocol score
 

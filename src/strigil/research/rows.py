@@ -50,7 +50,8 @@ def stroke_rows(
                 "mean_pressure_kpa": k.mean_pressure_kpa,
                 "tilt_deg": k.tilt_deg,
                 "direction": k.direction,
-                "pattern": "unknown",  # the analysis does not classify patterns yet
+                "pattern": k.pattern,
+                "turn_deg": k.turn_deg,
                 "saturated": k.saturated,
                 "incomplete": any(a < k.end_s and b > k.start_s for a, b in blind),
                 "area": where[0].area if where else None,

@@ -139,6 +139,9 @@ STROKES = Table(
            "pull = towards +x (handle end leading), push = towards -x", "pull, push"),
         _c("pattern", "text", "", "stroke pattern (definitions.md); unknown when it cannot be "
            "told with confidence", _PATTERNS),
+        _c("turn_deg", "float", "deg", "turn of the tool about its own z axis over the stroke "
+           "(bias-corrected gyr_z_dps integrated from start to end; the evidence for j_stroke "
+           "and fanning)", "empty when the tool has no gyroscope", null=True),
         _c("saturated", "bool", "", "the force sensor was at full scale during the stroke"),
         _c("incomplete", "bool", "", "samples are missing inside the stroke (a gap short enough "
            "to bridge); its figures are partly interpolated. Strokes cut off by the session's "

@@ -59,7 +59,7 @@ def analyse_file(path: str) -> FileResult:
     from strigil.signal.scoring import ProtocolTargets, score_session
 
     try:
-        rec = read_session_csv(path, with_gyro=False)
+        rec = read_session_csv(path)
         analysis = analyze_recording(rec)
     except SessionFileError as exc:
         return FileResult(path, error=str(exc))

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from strigil.signal.settings import AnalysisSettings
 from strigil.signal.strokes import Stroke, stroke_columns, summarize
+
+BRIDGED_GAP_S = AnalysisSettings().max_bridged_gap_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,7 @@ def score(
     ``detected_treatment_time_s`` is the analysis' own figure (which knows where data was
     missing); by default it is recomputed from ``detected``.
     """
+    lost_s = blind_spans_s
     blind_spans_s = _blind_contact_chains(true, blind_spans_s)
     seen_true = [s for s in true if not _overlaps(s.start_s, s.end_s, blind_spans_s)]
     seen_det = [s for s in detected if not _overlaps(s.start_s, s.end_s, blind_spans_s)]
@@ -130,8 +134,15 @@ def score(
         abs(seen_det[i].peak_force_n - seen_true[j].peak_force_n) / seen_true[j].peak_force_n
         for i, j in pairs
     ]
-    # Treatment time compares all strokes (a short blind span inside a bout costs little).
-    true_treatment = summarize(true, session_duration_s=0.0, lost_samples=0).treatment_time_s
+    # Treatment time compares what could be seen: the true strokes clear of data lost for
+    # longer than the analysis bridges, grouped into bouts the way the analysis groups them
+    # (time without data is not a pause). A disconnect at a bout's end hides strokes no
+    # analysis can count; short bursts of loss hide nothing.
+    long_lost = [(a, b) for a, b in lost_s if b - a > BRIDGED_GAP_S]
+    visible = [s for s in true if not _overlaps(s.start_s, s.end_s, long_lost)]
+    true_treatment = summarize(
+        visible, session_duration_s=0.0, lost_samples=0, blind_spans_s=long_lost
+    ).treatment_time_s
     if detected_treatment_time_s is None:
         detected_treatment_time_s = summarize(
             detected, session_duration_s=0.0, lost_samples=0

@@ -39,9 +39,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from strigil.signal.errors import SignalInputError
+from strigil.signal.gyro import GyroBias
+from strigil.signal.knocks import KnockFilter
+from strigil.signal.patterns import classify
 from strigil.signal.settings import AnalysisSettings
 from strigil.signal.smoothing import savgol_smoothing_coeffs, smoothing_window_samples
-from strigil.signal.strokes import Stroke, Summary, summarize
+from strigil.signal.strokes import Pattern, Stroke, Summary, summarize
+
+Chunk = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+"""One fed chunk: t_s (n,), force_n (n,), acc_g (n, 3), gyr_z_dps (n,) (NaN: no gyroscope)."""
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -50,8 +56,10 @@ _EV_START: Final = 1  # bits of the per-sample event code
 _EV_MAX: Final = 2
 _EV_MIN: Final = 4
 _EV_END: Final = 8
-# Rows of the (6, n) sample buffer: time, corrected smoothed force, raw force, acceleration.
-_T, _F, _RAW, _AX, _AY, _AZ = range(6)
+# Rows of the (8, n) sample buffer: time, corrected smoothed force, raw force, acceleration,
+# z rate of the gyroscope as fed and with its bias removed.
+_T, _F, _RAW, _AX, _AY, _AZ, _GZ, _GC = range(8)
+_ROWS: Final = 8
 _SATURATION_TOLERANCE_N: Final = 0.005
 _F64: Final = np.dtype(np.float64)
 _LOGGER = logging.getLogger(__name__)
@@ -135,6 +143,16 @@ class StrokeAnalyzer:
         window = smoothing_window_samples(self.rate_hz, self.settings.smoothing_s)
         self._coeffs = savgol_smoothing_coeffs(window, 2)
         self._half = window // 2
+        self._knocks = KnockFilter(self.rate_hz, self.settings)
+        # samples of context either side of a smoothed sample: the smoothing's and the knocks'
+        self._lead = self._half + self._knocks.context
+        self._gyro = GyroBias(
+            block=max(round(self.settings.zero_block_s * self.rate_hz), 2),
+            quiet_dps=self.settings.gyro_quiet_dps,
+            max_bias_dps=self.settings.gyro_bias_max_dps,
+        )
+        self._prev_join: tuple[int, bool] | None = None
+        """(global index of the dip, pull?) of the last stroke, if it ended at a dip."""
         self._block = max(round(self.settings.zero_block_s * self.rate_hz), 2)
         self._batch = max(round(batch_s * self.rate_hz), 1)
         self._region_thr = self.settings.region_threshold_n
@@ -148,7 +166,7 @@ class StrokeAnalyzer:
         self.blind_spans_s: list[tuple[float, float]] = []
         """Gaps in the data too long to bridge (start, end), seconds."""
 
-        self._pending: list[tuple[FloatArray, FloatArray, FloatArray]] = []
+        self._pending: list[Chunk] = []
         self._pending_n = 0
         self.rejected_samples = 0
         """Samples refused because their chunk held a non-finite value or went back in time."""
@@ -167,10 +185,10 @@ class StrokeAnalyzer:
         self._raised_next = -1
         self._block_vals: FloatArray = np.empty(0)
         # segmentation state
-        # The run buffer: a (6, capacity) array whose column c holds global sample w0 + c;
+        # The run buffer: an (8, capacity) array whose column c holds global sample w0 + c;
         # wn columns are written. It keeps what the stages still need (the smoothing's left
         # context, the open stroke) and drops the rest when it runs out of room.
-        self._w: FloatArray = np.empty((6, max(8 * self._batch, 1024)))
+        self._w: FloatArray = np.empty((_ROWS, max(8 * self._batch, 1024)))
         self._w0 = 0
         self._wn = 0
         self._next_g = 0  # first global index the event loop has not looked at
@@ -187,8 +205,16 @@ class StrokeAnalyzer:
 
     # --- public -------------------------------------------------------------------------
 
-    def feed(self, t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike) -> list[Stroke]:
-        """Add samples (``t_s`` increasing, seconds; ``force_n``; ``acc_g`` of shape (n, 3)).
+    def feed(
+        self,
+        t_s: ArrayLike,
+        force_n: ArrayLike,
+        acc_g: ArrayLike,
+        gyr_dps: ArrayLike | None = None,
+    ) -> list[Stroke]:
+        """Add samples (``t_s`` increasing, seconds; ``force_n``; ``acc_g`` of shape (n, 3);
+        ``gyr_dps`` of shape (n, 3), or ``None`` for a tool or file without a gyroscope, whose
+        strokes cannot be told apart by their turn).
 
         Returns the strokes completed by this data (possibly none). A chunk holding a
         non-finite value or going back in time is refused on its own when its batch is
@@ -202,7 +228,7 @@ class StrokeAnalyzer:
         """
         if self._finished:
             raise SignalInputError("the analysis is finished; start a new StrokeAnalyzer")
-        chunk = _shaped_chunk(t_s, force_n, acc_g)
+        chunk = _shaped_chunk(t_s, force_n, acc_g, gyr_dps)
         n = chunk[0].shape[0]
         if n == 0:
             return []
@@ -251,7 +277,7 @@ class StrokeAnalyzer:
         t = rows[_T]
         last_t = None if self._last_row is None else float(self._last_row[_T])
         dt = _steps(t, last_t)
-        if not (math.isfinite(rows.sum()) and (dt.size == 0 or dt.min() > 0)):
+        if not (math.isfinite(rows[:_GZ].sum()) and (dt.size == 0 or dt.min() > 0)):
             # slow path, only for bad input: refuse the bad chunks alone, keep the others
             pending = self._screen(pending, last_t)
             if not pending:
@@ -278,7 +304,7 @@ class StrokeAnalyzer:
         bridged = gaps[gaps <= self.settings.max_bridged_gap_s + self._dt]
         extra = int(np.maximum(np.round(bridged * self.rate_hz) - 1, 0).sum())
         old = self._w
-        self._w = np.empty((6, max(old.shape[1], self._wn + n + extra)))
+        self._w = np.empty((_ROWS, max(old.shape[1], self._wn + n + extra)))
         self._w[:, : self._wn] = old[:, : self._wn]
         out: list[Stroke] = []
         pieces: list[FloatArray] = []
@@ -306,14 +332,12 @@ class StrokeAnalyzer:
         out += self._append(pieces)
         return out
 
-    def _screen(
-        self, pending: list[tuple[FloatArray, FloatArray, FloatArray]], last_t: float | None
-    ) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+    def _screen(self, pending: list[Chunk], last_t: float | None) -> list[Chunk]:
         good = []
-        for t, f, a in pending:
+        for t, f, a, gz in pending:
             problem = _chunk_problem(t, f, a, after_s=last_t)
             if problem is None:
-                good.append((t, f, a))
+                good.append((t, f, a, gz))
                 last_t = float(t[-1])
                 continue
             self.rejected_samples += t.shape[0]
@@ -334,7 +358,7 @@ class StrokeAnalyzer:
     def _room(self, k: int) -> FloatArray:
         """The next ``k`` unwritten columns of the run buffer, making room if needed."""
         if self._wn + k > self._w.shape[1]:
-            keep_g = min(self._next_g - 1, self._n_filtered - self._half)
+            keep_g = min(self._next_g - 1, self._n_filtered - self._lead)
             if self._in_region:
                 keep_g = min(keep_g, self._left)
             drop = min(max(keep_g - self._w0, 0), self._wn)
@@ -343,7 +367,7 @@ class StrokeAnalyzer:
                 self._w0 += drop
                 self._wn -= drop
             if self._wn + k > self._w.shape[1]:
-                grown = np.empty((6, max(2 * self._w.shape[1], self._wn + k)))
+                grown = np.empty((_ROWS, max(2 * self._w.shape[1], self._wn + k)))
                 grown[:, : self._wn] = self._w[:, : self._wn]
                 self._w = grown
         return self._w[:, self._wn : self._wn + k]
@@ -363,9 +387,10 @@ class StrokeAnalyzer:
         return self._smooth(final=False)
 
     def _smooth(self, *, final: bool) -> list[Stroke]:
-        """Smooth what can be smoothed and pass it on; until the run ends, the last ``half``
-        samples wait for their successors. The run's edges are padded with its end values."""
-        h = self._half
+        """Cut knocks away, smooth what can be smoothed and pass it on; until the run ends, the
+        last ``lead`` samples wait for their successors. The run's edges are padded with its
+        end values."""
+        h = self._lead
         end_g = self._w0 + self._wn
         start_g = self._n_filtered
         stop_g = end_g if final else end_g - h
@@ -383,8 +408,10 @@ class StrokeAnalyzer:
             if hi_g > end_g:
                 parts.append(np.full(hi_g - end_g, raw[self._wn - 1]))
             window = np.concatenate(parts)
-        smooth = np.convolve(window, self._coeffs, mode="valid")
-        self._w[_F, start_g - self._w0 : stop_g - self._w0] = self._correct_zero(smooth)
+        smooth = np.convolve(self._knocks.apply(window), self._coeffs, mode="valid")
+        a, b = start_g - self._w0, stop_g - self._w0
+        self._w[_F, a:b] = self._correct_zero(smooth)
+        self._w[_GC, a:b] = self._gyro.correct(self._w[_GZ, a:b])
         return self._segment(final=final)
 
     def _end_run(self) -> list[Stroke]:
@@ -608,7 +635,7 @@ class StrokeAnalyzer:
         t = w[_T]
         left, peak, right = c.left - g0, c.peak - g0, c.right - g0
         level = s.boundary_fraction * peak_n
-        edge = self._half
+        edge = self._lead
         below = (x[left:peak] < level).nonzero()[0]
         found_start = below.size > 0
         if found_start:
@@ -641,6 +668,19 @@ class StrokeAnalyzer:
         first = math.ceil(start_pos)
         last = max(math.floor(end_pos), first)
         tilt, direction = _tilt_and_direction1(w, first, last)
+        turn: float | None = None
+        late = 0.0
+        gc = w[_GC]
+        if not np.isnan(gc[max(math.floor(start_pos), 0) : last + 2]).any():
+            turn = _integral1(t, gc, start_pos, end_pos)
+            late = _integral1(t, gc, end_pos - (end_pos - start_pos) / 3, end_pos)
+        pattern = self._pattern(
+            c.left if c.left_dip and not found_start else None,
+            c.right if c.right_dip and not found_end else None,
+            direction >= 0,
+            turn,
+            late,
+        )
         saturated = False
         if self.force_limit_n is not None:
             raw_max = float(w[_RAW, first : last + 1].max())
@@ -656,9 +696,34 @@ class StrokeAnalyzer:
             tilt,
             "pull" if direction >= 0 else "push",
             saturated,
+            pattern,
+            turn,
         )
         self.strokes.append(stroke)
         return stroke
+
+    def _pattern(
+        self,
+        joined_left_g: int | None,
+        joined_right_g: int | None,
+        pull: bool,
+        turn_deg: float | None,
+        late_turn_deg: float,
+    ) -> Pattern:
+        """Classify a stroke that will be kept, in time order (the left neighbour is known)."""
+        same_way: bool | None = None
+        prev = self._prev_join
+        if joined_left_g is not None and prev is not None and prev[0] == joined_left_g:
+            same_way = prev[1] == pull
+        self._prev_join = None if joined_right_g is None else (joined_right_g, pull)
+        return classify(
+            turn_deg,
+            None if turn_deg is None else late_turn_deg,
+            joined_left=joined_left_g is not None,
+            joined_right=joined_right_g is not None,
+            same_way_as_left=same_way,
+            settings=self.settings,
+        )
 
     def _measure(self, w: FloatArray, g0: int, cands: Sequence[_Candidate]) -> list[Stroke]:
         s = self.settings
@@ -681,7 +746,7 @@ class StrokeAnalyzer:
         # Where a region touches the edge of a run (data began or resumed mid-contact, or
         # stopped), the smoothing is padded there: a crossing within that margin is not
         # evidence that the stroke began or ended inside the data.
-        edge = self._half
+        edge = self._lead
         below_start = _last_below(x, left, peak, level)
         found_start = (below_start >= 0) & (~left_open | (below_start >= left + edge))
         j = np.where(found_start, below_start, left)
@@ -700,6 +765,10 @@ class StrokeAnalyzer:
             right.astype(np.float64),
         )
         incomplete = (left_open & ~found_start) | (right_open & ~found_end)
+        left_dip = np.fromiter((c.left_dip for c in cands), bool, len(cands))[strong]
+        right_dip = np.fromiter((c.right_dip for c in cands), bool, len(cands))[strong]
+        joined_left = np.where(left_dip & ~found_start, left + g0, -1)
+        joined_right = np.where(right_dip & ~found_end, right + g0, -1)
         start_s = _time_at(t, start_pos)
         end_s = _time_at(t, end_pos)
         duration = end_s - start_s
@@ -713,6 +782,7 @@ class StrokeAnalyzer:
             return []
         start_pos, end_pos, start_s, end_s = start_pos[ok], end_pos[ok], start_s[ok], end_s[ok]
         peak_n = peak_n[ok]
+        joined_left, joined_right = joined_left[ok], joined_right[ok]
         impulse = _integral(t, x, start_pos, end_pos)
         duration = end_s - start_s
         mean_force = impulse / duration
@@ -720,6 +790,33 @@ class StrokeAnalyzer:
         last = np.floor(end_pos).astype(np.intp)
         last = np.maximum(last, first)
         tilt, direction = _tilt_and_direction(w, first, last)
+        gc = w[_GC]
+        no_gyro = np.isnan(gc)
+        gc_known = np.where(no_gyro, 0.0, gc)
+        turn = _integral(t, gc_known, start_pos, end_pos)
+        late = _integral(t, gc_known, end_pos - (end_pos - start_pos) / 3, end_pos)
+        unknown_turn = (
+            _segment_max(
+                no_gyro.astype(np.float64),
+                np.maximum(first - 1, 0),
+                np.minimum(last + 1, t.size - 1),
+            )
+            > 0
+        )
+        turns: list[float | None] = [
+            None if u else v for u, v in zip(unknown_turn.tolist(), turn.tolist(), strict=True)
+        ]
+        patterns = [
+            self._pattern(None if jl < 0 else jl, None if jr < 0 else jr, pull, tn, lt)
+            for jl, jr, pull, tn, lt in zip(
+                joined_left.tolist(),
+                joined_right.tolist(),
+                (direction >= 0).tolist(),
+                turns,
+                late.tolist(),
+                strict=True,
+            )
+        ]
         saturated = np.zeros(first.size, dtype=bool)
         if self.force_limit_n is not None:
             raw_max = _segment_max(w[_RAW], first, last)
@@ -741,6 +838,8 @@ class StrokeAnalyzer:
                     tilt.tolist(),
                     np.where(direction >= 0, "pull", "push").tolist(),
                     saturated.tolist(),
+                    patterns,
+                    turns,
                     strict=True,
                 ),
             )
@@ -762,9 +861,20 @@ def _steps(t: FloatArray, before: float | None) -> FloatArray:
     return dt
 
 
+def _gyro_z(gyr_dps: ArrayLike | None, n: int) -> FloatArray:
+    """The z rate column of ``gyr_dps`` (n, 3), or NaN where there is no gyroscope."""
+    if gyr_dps is None:
+        return np.full(n, math.nan)
+    g = np.asarray(gyr_dps, dtype=np.float64)
+    if g.shape != (n, 3):
+        raise SignalInputError(f"gyr_dps must have shape ({n}, 3), not {g.shape}")
+    z: FloatArray = np.where(np.isfinite(g[:, 2]), g[:, 2], math.nan)
+    return z
+
+
 def _shaped_chunk(
-    t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+    t_s: ArrayLike, force_n: ArrayLike, acc_g: ArrayLike, gyr_dps: ArrayLike | None
+) -> Chunk:
     """One fed chunk as float arrays; SignalInputError at once if the shapes do not fit."""
     if type(t_s) is np.ndarray and type(force_n) is np.ndarray and type(acc_g) is np.ndarray:
         n = t_s.shape[0] if t_s.ndim else -1  # the usual case: the arrays are already right
@@ -774,7 +884,7 @@ def _shaped_chunk(
             and force_n.shape == (n,)
             and acc_g.shape == (n, 3)
         ):
-            return t_s, force_n, acc_g
+            return t_s, force_n, acc_g, _gyro_z(gyr_dps, n)
     t = np.asarray(t_s, dtype=np.float64).reshape(-1)
     f = np.asarray(force_n, dtype=np.float64).reshape(-1)
     a = np.asarray(acc_g, dtype=np.float64)
@@ -784,7 +894,7 @@ def _shaped_chunk(
         raise SignalInputError(
             f"t_s, force_n and acc_g differ in length: {t.shape[0]}, {f.shape[0]}, {a.shape[0]}"
         )
-    return t, f, a
+    return t, f, a, _gyro_z(gyr_dps, t.shape[0])
 
 
 def _chunk_problem(
@@ -801,16 +911,18 @@ def _chunk_problem(
     return None
 
 
-def _fill(rows: FloatArray, pending: Sequence[tuple[FloatArray, FloatArray, FloatArray]]) -> None:
-    """Write checked-shape chunks into ``rows`` (6, n), a column per sample (_F zeroed)."""
+def _fill(rows: FloatArray, pending: Sequence[Chunk]) -> None:
+    """Write checked-shape chunks into ``rows`` (8, n), a column per sample (_F, _GC zeroed)."""
     i = 0
-    for t, f, a in pending:
+    for t, f, a, gz in pending:
         k = t.shape[0]
         rows[_T, i : i + k] = t
         rows[_RAW, i : i + k] = f
-        rows[_AX:, i : i + k] = a.T
+        rows[_AX : _AZ + 1, i : i + k] = a.T
+        rows[_GZ, i : i + k] = gz
         i += k
     rows[_F] = 0.0
+    rows[_GC] = 0.0
 
 
 def _ranges(starts: IntArray, stops: IntArray) -> tuple[IntArray, IntArray]:
@@ -981,6 +1093,7 @@ def analyze_arrays(
     t_s: ArrayLike,
     force_n: ArrayLike,
     acc_g: ArrayLike,
+    gyr_dps: ArrayLike | None = None,
     *,
     rate_hz: float | None = None,
     settings: AnalysisSettings | None = None,
@@ -1003,7 +1116,7 @@ def analyze_arrays(
         force_limit_n=force_limit_n,
         batch_s=0.0,
     )
-    analyzer.feed(t, force_n, acc_g)
+    analyzer.feed(t, force_n, acc_g, gyr_dps)
     if analyzer.rejections:
         raise SignalInputError(analyzer.rejections[0])
     analyzer.finish()

@@ -1,15 +1,31 @@
-"""Simulated IASTM sessions with exact ground truth.
+"""Simulated IASTM sessions with exact ground truth, from therapists with their own hands.
 
-A session is planned in continuous time (bouts of strokes, pauses, a hand resting the tool on
-the skin, knocks), rendered onto the sample grid with the sensor's imperfections (zero drift,
-noise, 0.01 N quantisation by the CSV writer, saturation) and then thinned by the radio (bursts
-of lost frames, disconnects of seconds). The IMU is consistent with the tool axes of
-``docs/tool-profile.md``: gravity gives the tilt, stroke motion adds a few m/s² along the
-stroke, the gyroscope sees pitch changes, reversals and the hook of J-strokes.
+A session is planned in continuous time (bouts of strokes of four patterns, pauses, a hand
+resting the tool on the skin, knocks between and on strokes), rendered onto the sample grid
+with the sensor's imperfections (zero drift, noise, quantisation, saturation, a gyroscope bias
+that wanders) and then thinned by the radio (bursts of lost frames, disconnects of seconds).
 
-Ground truth follows the stroke definition of ``docs/tool-profile.md`` on the noise-free force
-as the sensor would report it (drift removed, saturation kept): start and end at 10 % of the
-stroke's own peak, and for back-and-forth strumming the force minimum between two peaks.
+Each simulated therapist has habits of their own (:class:`Therapist`): force and its spread,
+speed, tilt and how it drifts through a bout, their mix of patterns, hook size and where in the
+stroke they hook, arc size and radius for fanning, how deep their strumming dips are, whether
+they drag the edge lightly between sweeps instead of lifting it clear, and how often they turn
+the tool in the hand between strokes.
+
+The IMU follows the motion physically in the tool axes of ``docs/tool-profile.md``. With tilt θ
+(handle above the skin) and roll φ (the tool turned in the hand about its own x), the world's
+up, the handle's direction along the skin and the lateral direction are, in tool axes,
+``U = (sin θ, cos θ sin φ, cos θ cos φ)``, ``H = (cos θ, −sin θ sin φ, −sin θ cos φ)`` and
+``L = (0, cos φ, −sin φ)``. The accelerometer reads ``U + (a_H·H + a_L·L)/g``: gravity, the
+acceleration along the stroke and the centripetal acceleration of an arc. The gyroscope reads
+``ω_n·U + q·L + φ̇·x``: the turn about the skin normal (hooks, arcs, the hand turning back while
+lifted), the wrist's pitch ``q`` (tilt changes, the rock at strumming reversals) and the roll.
+
+Ground truth follows the definitions of ``docs/tool-profile.md`` on the noise-free signals: a
+stroke starts and ends at 10 % of its own peak (the force minimum between two strumming peaks),
+its ``turn_deg`` is the integral of the noise-free, bias-free ``gyr_z_dps`` over it, and its
+pattern is what it was planned as — checked against the definition (a planned hook is scaled so
+that its turn inside the stroke is the hook size drawn; a stroke whose plan and definition
+disagree would be labelled ``unknown``, and the tests check that none is).
 
 Figures behind the defaults (``docs/background.md``): clinician mean peak forces 3.0–11.6 N
 two-handed (Baker 2024) and about 1.6–9 N one-handed (Syeda 2022), stroke-to-stroke CV
@@ -18,22 +34,24 @@ two-handed (Baker 2024) and about 1.6–9 N one-handed (Syeda 2022), stroke-to-s
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from strigil.signal.strokes import Stroke, summarize
+from strigil.signal.strokes import Pattern, Stroke, summarize
 
 G_M_S2: Final = 9.80665
 DEFAULT_SAMPLES_PER_FRAME: Final = 16
 """Samples a lost frame takes: a full frame at ATT MTU 247 (the loss model of the tests)."""
 TRUTH_FINE_STEP_S: Final = 1e-4
 
-StrokeKind = Literal["lifted", "strumming", "j_stroke"]
+StrokeKind = Literal["linear", "strumming", "j_stroke", "fanning"]
+KINDS: Final[tuple[StrokeKind, ...]] = ("linear", "strumming", "j_stroke", "fanning")
 FloatArray = NDArray[np.float64]
 
 
@@ -51,6 +69,28 @@ class Therapist:
     """Mean time the edge is lifted between lifted strokes."""
     tilt_deg: float
     """Mean angle of the handle above the skin."""
+    pattern_mix: tuple[float, float, float, float] = (0.45, 0.25, 0.15, 0.15)
+    """Relative frequency of linear strokes, strumming groups, J-strokes and fanning strokes."""
+    hook_deg: float = 35.0
+    """Mean turn of a J-stroke's hook about the tool's z axis."""
+    hook_start: float = 0.6
+    """Where in a J-stroke's contact the hook begins (fraction)."""
+    arc_deg: float = 45.0
+    """Mean turn of a fanning stroke about the tool's z axis."""
+    arc_radius_m: float = 0.06
+    """Radius of a fanning stroke's arc."""
+    travel_m: float = 0.08
+    """Mean length of a sweep."""
+    strum_depth: float = 0.4
+    """Force at a strumming dip, as a fraction of the smaller neighbouring peak."""
+    drag: float = 0.0
+    """Force kept between sweeps, as a fraction of the smaller peak (0: lifted clear)."""
+    tilt_drift_deg: float = 0.0
+    """How far the tilt drifts from a bout's first stroke to its last."""
+    roll_change_prob: float = 0.0
+    """Chance of turning the tool in the hand (about its x axis) between two strokes."""
+    turn_sign: int = 1
+    """The side this therapist hooks and fans to, mostly (handedness)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,46 +98,64 @@ class Scenario:
     """What a simulated session contains; rates are per minute of session."""
 
     name: str
-    weights: tuple[float, float, float] = (0.55, 0.3, 0.15)
-    """Relative frequency of lifted strokes, strumming groups and J-strokes."""
+    weights: tuple[float, float, float, float] = (0.45, 0.25, 0.15, 0.15)
+    """Relative frequency of linear strokes, strumming groups, J-strokes and fanning strokes;
+    each therapist draws a mix of their own around it."""
     peak_force_range_n: tuple[float, float] = (2.5, 9.0)
     peak_cv_range: tuple[float, float] = (0.08, 0.3)
     rests_per_min: float = 0.3
     knocks_per_min: float = 0.5
+    """Knocks between strokes."""
+    knocks_on_strokes_per_min: float = 0.5
+    """Knocks landing on a stroke (5–20 N, 10–40 ms)."""
     drift_scale_n: float = 0.15
     """Typical zero drift over ten minutes."""
     noise_n: float = 0.03
     force_limit_n: float = 50.0
     loss_bursts_per_min: float = 1.0
     disconnects_per_min: float = 0.05
+    hard: float = 0.25
+    """Share of the hard cases: hooks of barely 20°, arcs of barely 30°, strumming dips barely
+    deep enough, the tool turned in the hand, tilt drifting through a bout, dragged returns."""
+    gyro_bias_dps: float = 1.5
+    """Largest gyroscope z bias of the simulated tool (it also wanders by a third of this)."""
+
+
+def _radio_quiet(s: Scenario) -> Scenario:
+    return replace(s, loss_bursts_per_min=0.0, disconnects_per_min=0.0)
 
 
 SCENARIOS: Final[dict[str, Scenario]] = {
     s.name: s
     for s in (
         Scenario("mixed"),
-        Scenario(
-            "lifted",
-            weights=(1, 0, 0),
-            rests_per_min=0,
-            knocks_per_min=0,
-            loss_bursts_per_min=0,
-            disconnects_per_min=0,
+        _radio_quiet(
+            Scenario(
+                "lifted",
+                weights=(1, 0, 0, 0),
+                rests_per_min=0,
+                knocks_per_min=0,
+                knocks_on_strokes_per_min=0,
+                hard=0.0,
+            )
         ),
-        Scenario("strumming", weights=(0.1, 0.9, 0), loss_bursts_per_min=0, disconnects_per_min=0),
-        Scenario("j_strokes", weights=(0.2, 0, 0.8), loss_bursts_per_min=0, disconnects_per_min=0),
-        Scenario("resting", rests_per_min=2.0, loss_bursts_per_min=0, disconnects_per_min=0),
-        Scenario("knocks", knocks_per_min=6.0, loss_bursts_per_min=0, disconnects_per_min=0),
-        Scenario("drift", drift_scale_n=0.6, loss_bursts_per_min=0, disconnects_per_min=0),
-        Scenario(
-            "saturation",
-            peak_force_range_n=(7.0, 9.0),
-            force_limit_n=8.0,
-            loss_bursts_per_min=0,
-            disconnects_per_min=0,
+        _radio_quiet(Scenario("strumming", weights=(0.1, 0.9, 0, 0))),
+        _radio_quiet(Scenario("j_strokes", weights=(0.2, 0, 0.8, 0))),
+        _radio_quiet(Scenario("fanning", weights=(0.2, 0, 0, 0.8))),
+        _radio_quiet(Scenario("resting", rests_per_min=2.0)),
+        _radio_quiet(Scenario("knocks", knocks_per_min=6.0, knocks_on_strokes_per_min=6.0)),
+        _radio_quiet(Scenario("drift", drift_scale_n=0.6)),
+        _radio_quiet(
+            Scenario(
+                "saturation",
+                peak_force_range_n=(7.0, 9.0),
+                force_limit_n=8.0,
+                knocks_on_strokes_per_min=0,
+            )
         ),
         Scenario("light", peak_force_range_n=(1.8, 2.6), noise_n=0.04),
         Scenario("lossy", loss_bursts_per_min=6.0, disconnects_per_min=0.5),
+        Scenario("hard_hands", hard=1.0, knocks_on_strokes_per_min=3.0, gyro_bias_dps=3.0),
     )
 }
 
@@ -109,10 +167,12 @@ class TrueStroke:
     start_s: float
     end_s: float
     peak_force_n: float
-    kind: StrokeKind
+    pattern: Pattern
     tilt_deg: float
     direction: Literal["pull", "push"]
     saturated: bool
+    turn_deg: float = 0.0
+    """Turn about the tool's z axis over the stroke (noise- and bias-free)."""
 
     @property
     def duration_s(self) -> float:
@@ -136,6 +196,7 @@ class SimulatedSession:
     lost_samples: int
     rests_s: list[tuple[float, float]] = field(default_factory=list)
     knocks_s: list[float] = field(default_factory=list)
+    knocks_on_strokes_s: list[float] = field(default_factory=list)
 
     def truth_strokes_as_analysis(self) -> list[Stroke]:
         """The true strokes in the analysis' own record type (metrics not simulated are NaN)."""
@@ -150,6 +211,8 @@ class SimulatedSession:
                 tilt_deg=s.tilt_deg,
                 direction=s.direction,
                 saturated=s.saturated,
+                pattern=s.pattern,
+                turn_deg=s.turn_deg,
             )
             for s in self.true_strokes
         ]
@@ -161,14 +224,18 @@ class SimulatedSession:
             session_duration_s=float(self.t_s[-1] - self.t_s[0]),
             lost_samples=self.lost_samples,
         )
+        th = self.therapist
         return {
             "generator": "strigil simulate",
             "scenario": self.scenario.name,
             "rate_hz": self.rate_hz,
             "therapist": {
-                "peak_force_n": round(self.therapist.peak_force_n, 3),
-                "peak_cv": round(self.therapist.peak_cv, 3),
-                "tilt_deg": round(self.therapist.tilt_deg, 1),
+                "peak_force_n": round(th.peak_force_n, 3),
+                "peak_cv": round(th.peak_cv, 3),
+                "tilt_deg": round(th.tilt_deg, 1),
+                "pattern_mix": dict(zip(KINDS, (round(w, 3) for w in th.pattern_mix), strict=True)),
+                "hook_deg": round(th.hook_deg, 1),
+                "arc_deg": round(th.arc_deg, 1),
             },
             "strokes": [
                 {
@@ -176,7 +243,8 @@ class SimulatedSession:
                     "end_s": round(s.end_s, 5),
                     "duration_s": round(s.duration_s, 5),
                     "peak_force_n": round(s.peak_force_n, 4),
-                    "kind": s.kind,
+                    "pattern": s.pattern,
+                    "turn_deg": round(s.turn_deg, 2),
                     "tilt_deg": round(s.tilt_deg, 2),
                     "direction": s.direction,
                     "saturated": s.saturated,
@@ -187,6 +255,7 @@ class SimulatedSession:
             "lost_intervals_s": [[round(a, 5), round(b, 5)] for a, b in self.lost_intervals_s],
             "rests_s": [[round(a, 3), round(b, 3)] for a, b in self.rests_s],
             "knocks_s": [round(k, 4) for k in self.knocks_s],
+            "knocks_on_strokes_s": [round(k, 4) for k in self.knocks_on_strokes_s],
         }
 
 
@@ -195,7 +264,8 @@ class SimulatedSession:
 
 @dataclass(slots=True)
 class _PlannedStroke:
-    """One stroke's force profile over [a_s, b_s]: rise from lo_start to peak, fall to lo_end."""
+    """One stroke: its force over [a_s, b_s] (rise from lo_start to peak, fall to lo_end), and
+    its motion: along the handle, a turn about the skin normal over part of it."""
 
     a_s: float
     b_s: float
@@ -210,9 +280,24 @@ class _PlannedStroke:
     tilt_deg: float
     direction: int
     travel_m: float
+    turn_deg: float = 0.0
+    """Turn about the tool's z axis inside the stroke (signed), as drawn."""
+    turn_from: float = 0.05
+    turn_to: float = 0.95
+    """Where in [a_s, b_s] (fractions) the turn happens."""
+    roll_deg: float = 0.0
+    arc_radius_m: float = 0.0
+    rock_dps: float = 0.0
+    """The wrist's pitch rock at strumming reversals (amplitude)."""
+    turn_scale_dps: float = 0.0
+    """World yaw rate at the turn's middle, set when rendering."""
+
+    def u(self, t: FloatArray) -> FloatArray:
+        out: FloatArray = np.clip((t - self.a_s) / (self.b_s - self.a_s), 0.0, 1.0)
+        return out
 
     def force(self, t: FloatArray) -> FloatArray:
-        u = np.clip((t - self.a_s) / (self.b_s - self.a_s), 0.0, 1.0)
+        u = self.u(t)
         r, h = self.rise_frac, self.plateau_frac
         p = self.peak_n
         out = np.empty_like(u)
@@ -233,15 +318,37 @@ class _PlannedStroke:
         out[fall] = self.lo_end_n + (p - self.lo_end_n) * 0.5 * (1 + np.cos(np.pi * uf))
         return out
 
+    def turn_shape(self, t: FloatArray) -> FloatArray:
+        """The turn's rate profile, 1 at its middle (a sin² bump)."""
+        v = (self.u(t) - self.turn_from) / (self.turn_to - self.turn_from)
+        out: FloatArray = np.where((v > 0) & (v < 1), np.sin(np.pi * v) ** 2, 0.0)
+        return out
+
 
 def _therapist(rng: np.random.Generator, scenario: Scenario) -> Therapist:
     lo, hi = scenario.peak_force_range_n
+    weights = np.asarray(scenario.weights, dtype=float)
+    mix = np.zeros(4)
+    used = weights > 0
+    mix[used] = rng.dirichlet(8 * weights[used] / weights[used].sum())
+    hard = scenario.hard
     return Therapist(
         peak_force_n=float(rng.uniform(lo, hi)),
         peak_cv=float(rng.uniform(*scenario.peak_cv_range)),
         contact_s=float(rng.uniform(0.45, 0.9)),
         lift_s=float(rng.uniform(0.35, 0.9)),
         tilt_deg=float(rng.uniform(35, 70)),
+        pattern_mix=(float(mix[0]), float(mix[1]), float(mix[2]), float(mix[3])),
+        hook_deg=float(rng.uniform(24, 55)),
+        hook_start=float(rng.uniform(0.58, 0.66)),
+        arc_deg=float(rng.uniform(36, 75)),
+        arc_radius_m=float(rng.uniform(0.03, 0.12)),
+        travel_m=float(rng.uniform(0.05, 0.11)),
+        strum_depth=float(rng.uniform(0.2, 0.55)),
+        drag=float(rng.uniform(0.02, 0.06)) if rng.random() < hard else 0.0,
+        tilt_drift_deg=float(rng.uniform(-15, 15)) if rng.random() < hard else 0.0,
+        roll_change_prob=float(rng.uniform(0.1, 0.4)) if rng.random() < hard else 0.0,
+        turn_sign=1 if rng.random() < 0.5 else -1,
     )
 
 
@@ -253,14 +360,44 @@ def _peak(rng: np.random.Generator, th: Therapist) -> float:
     return max(value, 1.3)
 
 
-def _plan_lifted(
-    rng: np.random.Generator, th: Therapist, t0: float, kind: StrokeKind
+def _turn(
+    rng: np.random.Generator, th: Therapist, habit_deg: float, threshold_deg: float, hard: float
+) -> float:
+    """A hook's or arc's signed turn: this therapist's habit give or take 15 %, or, in the hard
+    cases, barely above the definition's threshold; mostly to the therapist's own side."""
+    if rng.random() < hard:
+        size = float(rng.uniform(threshold_deg + 0.8, threshold_deg + 3.0))
+    else:
+        size = max(habit_deg * float(rng.uniform(0.85, 1.15)), threshold_deg + 0.8)
+    return size * (th.turn_sign if rng.random() < 0.8 else -th.turn_sign)
+
+
+def _plan_sweep(
+    rng: np.random.Generator,
+    th: Therapist,
+    t0: float,
+    kind: StrokeKind,
+    *,
+    hard: float,
+    tilt_deg: float,
+    roll_deg: float,
 ) -> _PlannedStroke:
+    """A lifted stroke: linear, J-stroke or fanning."""
     contact = float(np.clip(rng.normal(th.contact_s, 0.2 * th.contact_s), 0.3, 1.5))
     shape = rng.integers(0, 4)
+    turn, turn_from, turn_to = float(rng.uniform(-6.0, 6.0)), 0.05, 0.95
     if kind == "j_stroke":
         contact = float(np.clip(contact * 1.4, 0.5, 1.8))
-        rise, plateau, wobble = 0.2, 0.35, float(rng.uniform(0.0, 0.1))
+        # force held through the hook, released after it
+        rise, plateau, wobble = 0.2, 0.45, float(rng.uniform(0.0, 0.1))
+        turn = _turn(rng, th, th.hook_deg, 20.0, hard)
+        turn_from = float(np.clip(th.hook_start + rng.normal(0, 0.02), 0.56, 0.66))
+        turn_to = turn_from + 0.26
+    elif kind == "fanning":
+        contact = float(np.clip(contact * 1.2, 0.45, 1.8))
+        rise, plateau, wobble = 0.25, 0.4, float(rng.uniform(0.0, 0.08))
+        turn = _turn(rng, th, th.arc_deg, 30.0, hard)
+        turn_from, turn_to = 0.0, 1.0
     elif shape == 0:  # bell
         rise, plateau, wobble = float(rng.uniform(0.4, 0.6)), 0.0, 0.0
     elif shape == 1:  # early peak, long release
@@ -284,26 +421,44 @@ def _plan_lifted(
         wobble_frac=wobble,
         wobble_cycles=int(rng.integers(1, 3)),
         kind=kind,
-        tilt_deg=float(th.tilt_deg + rng.normal(0, 5)),
+        tilt_deg=tilt_deg,
         direction=1 if rng.random() < 0.8 else -1,
-        travel_m=float(rng.uniform(0.04, 0.12)),
+        travel_m=float(th.travel_m * rng.uniform(0.6, 1.4)),
+        turn_deg=turn,
+        turn_from=turn_from,
+        turn_to=turn_to,
+        roll_deg=roll_deg,
+        arc_radius_m=th.arc_radius_m if kind == "fanning" else 0.0,
     )
 
 
 def _plan_strumming(
-    rng: np.random.Generator, th: Therapist, t0: float, limit_n: float
+    rng: np.random.Generator,
+    th: Therapist,
+    t0: float,
+    limit_n: float,
+    *,
+    hard: float,
+    tilt_deg: float,
+    roll_deg: float,
 ) -> list[_PlannedStroke]:
     count = int(rng.integers(4, 13))
     peaks = [_peak(rng, th) for _ in range(count)]
     # Dips are set against the peaks as the sensor reports them (clipped at full scale, give or
-    # take drift), so that every planned boundary is a boundary by the 30 % rule.
+    # take drift), so that every planned boundary is a boundary by the 30 % rule (at most 62 %
+    # of the smaller peak) and the edge is never lifted (at least 13 % of the larger).
     seen = [min(p, limit_n - 0.5) for p in peaks]
     levels = [0.0]
+    shallow = rng.random() < hard
     for i in range(1, count):
-        levels.append(float(rng.uniform(0.15, 0.5)) * min(seen[i - 1], seen[i]))
+        small, large = min(seen[i - 1], seen[i]), max(seen[i - 1], seen[i])
+        depth = (
+            float(rng.uniform(0.55, 0.62)) if shallow else th.strum_depth * rng.uniform(0.7, 1.3)
+        )
+        levels.append(float(np.clip(depth * small, 0.13 * large, 0.62 * small)))
     levels.append(0.0)
-    tilt = float(th.tilt_deg + rng.normal(0, 5))
     direction = 1 if rng.random() < 0.5 else -1
+    rock = float(rng.uniform(8.0, 25.0))
     out = []
     t = t0
     for i in range(count):
@@ -320,9 +475,12 @@ def _plan_strumming(
                 wobble_frac=0.0,
                 wobble_cycles=1,
                 kind="strumming",
-                tilt_deg=tilt,
+                tilt_deg=tilt_deg + float(rng.normal(0, 1.0)),
                 direction=direction,
                 travel_m=float(rng.uniform(0.02, 0.05)),
+                turn_deg=float(rng.uniform(-4.0, 4.0)),
+                roll_deg=roll_deg,
+                rock_dps=rock,
             )
         )
         direction = -direction
@@ -334,7 +492,9 @@ def _plan_strumming(
 class _Plan:
     strokes: list[_PlannedStroke]
     rests: list[tuple[float, float, float]]  # start, end, level N
-    knocks: list[tuple[float, float]]  # time, amplitude N
+    knocks: list[tuple[float, float, float]]  # time, amplitude N, width s
+    knocks_on_strokes: list[tuple[float, float, float]]
+    drags: list[tuple[float, float, float]]  # start, end, level N: the edge dragged back
 
 
 def _plan_session(
@@ -342,33 +502,50 @@ def _plan_session(
 ) -> _Plan:
     strokes: list[_PlannedStroke] = []
     rests: list[tuple[float, float, float]] = []
-    knocks: list[tuple[float, float]] = []
-    weights = np.asarray(sc.weights, dtype=float)
+    knocks: list[tuple[float, float, float]] = []
+    drags: list[tuple[float, float, float]] = []
+    weights = np.asarray(th.pattern_mix, dtype=float)
     weights = weights / weights.sum()
     minutes = duration_s / 60
     n_rests_wanted = rng.poisson(sc.rests_per_min * minutes)
     n_knocks_wanted = rng.poisson(sc.knocks_per_min * minutes)
+    n_on_strokes_wanted = rng.poisson(sc.knocks_on_strokes_per_min * minutes)
     pauses: list[tuple[float, float]] = []
     t = float(rng.uniform(2.0, 4.0))
     end_margin = 2.5
+    roll = float(rng.normal(0, 4))
     while True:
         bout_len = float(rng.uniform(15, 60))
+        bout_start = t
         bout_end = min(t + bout_len, duration_s - end_margin)
         if bout_end - t < 2.0:
             break
+        previous: _PlannedStroke | None = None
         while t < bout_end:
-            choice = rng.choice(3, p=weights)
-            if choice == 1:
-                group = _plan_strumming(rng, th, t, sc.force_limit_n)
+            choice = KINDS[int(rng.choice(4, p=weights))]
+            tilt = th.tilt_deg + th.tilt_drift_deg * (t - bout_start) / bout_len
+            tilt += float(rng.normal(0, 3))
+            if previous is not None and rng.random() < th.roll_change_prob:
+                roll = float(np.clip(roll + rng.choice([-1, 1]) * rng.uniform(15, 40), -45, 45))
+            kw = {"hard": sc.hard, "tilt_deg": tilt, "roll_deg": roll}
+            if choice == "strumming":
+                group = _plan_strumming(rng, th, t, sc.force_limit_n, **kw)
                 if group[-1].b_s > duration_s - end_margin:
                     break
                 strokes.extend(group)
+                previous = None
                 t = group[-1].b_s
             else:
-                s = _plan_lifted(rng, th, t, "j_stroke" if choice == 2 else "lifted")
+                s = _plan_sweep(rng, th, t, choice, **kw)
                 if s.b_s > duration_s - end_margin:
                     break
+                if previous is not None and th.drag > 0:
+                    level = th.drag * min(previous.peak_n, s.peak_n)
+                    if level >= 0.2:  # a drag lighter than this is the edge lifted clear
+                        previous.lo_end_n = s.lo_start_n = level
+                        drags.append((previous.b_s, s.a_s, level))
                 strokes.append(s)
+                previous = s
                 t = s.b_s
             t += float(np.clip(rng.normal(th.lift_s, 0.25 * th.lift_s), 0.3, 1.4))
         pause = float(rng.uniform(4.0, 25.0))
@@ -376,7 +553,7 @@ def _plan_session(
         t += pause
         if t > duration_s - end_margin - 2.0:
             break
-    # Rests and knocks go into pauses, clear of strokes so the truth stays unambiguous.
+    # Rests and knocks between strokes go into pauses, clear of strokes.
     for _ in range(n_rests_wanted):
         if not pauses:
             break
@@ -395,8 +572,14 @@ def _plan_session(
         tk = float(rng.uniform(a + 0.6, b - 0.6))
         if any(rs - 0.6 < tk < re + 0.6 for rs, re, _ in rests):
             continue
-        knocks.append((tk, float(rng.uniform(2.0, 8.0))))
-    return _Plan(strokes, rests, sorted(knocks))
+        knocks.append((tk, float(rng.uniform(2.0, 20.0)), float(rng.uniform(0.010, 0.040))))
+    on_strokes: list[tuple[float, float, float]] = []
+    if strokes:
+        for k in sorted(set(rng.integers(len(strokes), size=n_on_strokes_wanted).tolist())):
+            s = strokes[k]
+            tk = float(rng.uniform(s.a_s + 0.1 * (s.b_s - s.a_s), s.b_s - 0.1 * (s.b_s - s.a_s)))
+            on_strokes.append((tk, float(rng.uniform(5.0, 20.0)), float(rng.uniform(0.010, 0.040))))
+    return _Plan(strokes, rests, sorted(knocks), on_strokes, drags)
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -442,30 +625,55 @@ def _smooth_step(x: FloatArray) -> FloatArray:
     return x * x * (3 - 2 * x)
 
 
-def _render_tilt(
-    t: FloatArray, strokes: list[_PlannedStroke], rng: np.random.Generator, base_deg: float
+def _held_per_stroke(
+    t: FloatArray, strokes: list[_PlannedStroke], values: list[float], first: float, last: float
 ) -> FloatArray:
-    """Tilt of the handle over time: held per stroke, moving smoothly in between."""
+    """A quantity held through each stroke (and 80 ms either side), moving smoothly between."""
     knots_t: list[float] = [float(t[0])]
-    knots_v: list[float] = [base_deg + float(rng.normal(0, 10))]
-    for s in strokes:
+    knots_v: list[float] = [first]
+    for s, v in zip(strokes, values, strict=True):
         a, b = s.a_s - 0.08, s.b_s + 0.08
         if a <= knots_t[-1]:
-            knots_t[-1] = a  # contiguous strumming: keep the group's tilt
-            knots_v[-1] = s.tilt_deg
+            knots_t[-1] = a  # contiguous strumming: keep the group's value
+            knots_v[-1] = v
         else:
             knots_t.append(a)
-            knots_v.append(s.tilt_deg)
+            knots_v.append(v)
         knots_t.append(b)
-        knots_v.append(s.tilt_deg)
+        knots_v.append(v)
     knots_t.append(float(t[-1]) + 1.0)
-    knots_v.append(base_deg)
+    knots_v.append(last)
     kt = np.asarray(knots_t)
     kv = np.asarray(knots_v)
     idx = np.clip(np.searchsorted(kt, t, side="right") - 1, 0, len(kt) - 2)
     frac = (t - kt[idx]) / np.maximum(kt[idx + 1] - kt[idx], 1e-9)
-    tilt: FloatArray = kv[idx] + (kv[idx + 1] - kv[idx]) * _smooth_step(frac)
-    return tilt
+    out: FloatArray = kv[idx] + (kv[idx + 1] - kv[idx]) * _smooth_step(frac)
+    return out
+
+
+def _grid_integral(t: FloatArray, y: FloatArray, a: float, b: float) -> float:
+    """∫ y dt from a to b, trapezoids on the grid with the ends interpolated."""
+    i0, i1 = int(np.searchsorted(t, a)), int(np.searchsorted(t, b))
+    ts = np.concatenate([[a], t[i0:i1], [b]])
+    ys = np.interp(ts, t, y)
+    return float(np.sum((ys[1:] + ys[:-1]) * np.diff(ts)) / 2)
+
+
+def _pattern_by_definition(
+    kind: StrokeKind, turn_deg: float, late_deg: float, joined: bool
+) -> Pattern:
+    """The planned kind if the definition of docs/tool-profile.md agrees, else ``unknown``.
+
+    The definition's own numbers, written out here rather than taken from the analysis."""
+    turn = abs(turn_deg)
+    late = late_deg / turn_deg if turn_deg else 0.0
+    ok = {
+        "j_stroke": turn >= 20 and late > 0.5 and not joined,
+        "fanning": turn >= 30 and late <= 0.5 and not joined,
+        "strumming": turn < 12 and joined,
+        "linear": turn < 12 and not joined,
+    }[kind]
+    return kind if ok else "unknown"
 
 
 def simulate_session(
@@ -493,6 +701,8 @@ def simulate_session(
         A name from :data:`SCENARIOS` or a :class:`Scenario`.
     samples_per_frame
         How many samples share a frame, and so how many a lost frame takes.
+    therapist
+        Whose hands (drawn from the seed if not given).
     progress
         Wraps the per-stroke rendering loop (for a progress bar).
 
@@ -522,65 +732,114 @@ def simulate_session(
         period_s=float(rng.uniform(120, 600)),
         phase=float(rng.uniform(0, 2 * np.pi)),
     )
+    strokes = plan.strokes
+    tilt_deg = _held_per_stroke(
+        t,
+        strokes,
+        [s.tilt_deg for s in strokes],
+        th.tilt_deg + float(rng.normal(0, 10)),
+        th.tilt_deg,
+    )
+    roll_deg = _held_per_stroke(t, strokes, [s.roll_deg for s in strokes], 0.0, 0.0)
+    theta, phi = np.radians(tilt_deg), np.radians(roll_deg)
+    up_z = np.cos(theta) * np.cos(phi)  # z of the world's up in tool axes
+
     clean = np.zeros(n)
-    fwd_acc = np.zeros(n)  # m/s², along the stroke in the skin plane
-    yaw_dps = np.zeros(n)
-    pitch_extra_dps = np.zeros(n)
+    along = np.zeros(n)  # m/s², along the handle's direction on the skin
+    lateral = np.zeros(n)  # m/s², across it (an arc's centripetal acceleration)
+    yaw_dps = np.zeros(n)  # rate of turn about the skin normal
+    rock_dps = np.zeros(n)  # the wrist's pitch at strumming reversals
     truths: list[TrueStroke] = []
-    items: Iterable[_PlannedStroke] = plan.strokes
+    items: Iterable[_PlannedStroke] = strokes
     if progress is not None:
         items = progress(items)
+    bounds: list[tuple[float, float, float, bool]] = []
     for s in items:
         i0 = max(math.floor(s.a_s * rate_hz), 0)
         i1 = min(math.ceil(s.b_s * rate_hz) + 1, n)
         ts = t[i0:i1]
         inside = (ts >= s.a_s) & (ts <= s.b_s)
         clean[i0:i1][inside] += s.force(ts[inside])
-        u = np.clip((ts - s.a_s) / (s.b_s - s.a_s), 0, 1)
+        u = s.u(ts)
         dur = s.b_s - s.a_s
-        fwd_acc[i0:i1] += s.direction * 2 * np.pi * s.travel_m / dur**2 * np.sin(2 * np.pi * u)
-        if s.kind == "j_stroke":
-            hook = np.clip((u - 0.55) / 0.45, 0, 1)
-            yaw_dps[i0:i1] += s.direction * 90.0 * np.sin(np.pi * hook) ** 2
-        elif s.kind == "strumming":
-            pitch_extra_dps[i0:i1] += 15.0 * np.sin(2 * np.pi * u)
+        along[i0:i1] += s.direction * 2 * np.pi * s.travel_m / dur**2 * np.sin(2 * np.pi * u)
         start, end, peak, saturated = _truth_of(s, drift, sc.force_limit_n)
+        bounds.append((start, end, peak, saturated))
+        # The turn drawn is the turn about the tool's z inside the stroke's true boundaries.
+        shape = s.turn_shape(ts)
+        unit = _grid_integral(ts, shape * up_z[i0:i1], start, end)
+        if s.turn_deg and unit > 0:
+            s.turn_scale_dps = s.turn_deg / unit
+            yaw_dps[i0:i1] += s.turn_scale_dps * shape
+        if s.kind == "fanning":
+            speed = s.direction * s.travel_m / dur * (1 - np.cos(2 * np.pi * u))
+            lateral[i0:i1] += speed * np.radians(s.turn_scale_dps * shape)
+        if s.kind == "strumming":
+            rock_dps[i0:i1] += s.rock_dps * np.sin(2 * np.pi * u)
+    # While lifted, the hand brings the tool back: the way it came and the turn it made.
+    for s, nxt in itertools.pairwise(strokes):
+        a, b = s.b_s + 0.03, nxt.a_s - 0.03
+        if b - a < 0.1:  # strumming: no lift in between
+            continue
+        lo, hi = math.ceil(a * rate_hz), min(math.floor(b * rate_hz) + 1, n)
+        v = (t[lo:hi] - a) / (b - a)
+        world_turn = s.turn_scale_dps * 0.5 * (s.turn_to - s.turn_from) * (s.b_s - s.a_s)
+        yaw_dps[lo:hi] -= world_turn / (0.5 * (b - a)) * np.sin(np.pi * v) ** 2
+        along[lo:hi] -= s.direction * 2 * np.pi * s.travel_m / (b - a) ** 2 * np.sin(2 * np.pi * v)
+    for a, b, level in plan.drags:
+        inside = (t > a) & (t < b)
+        clean[inside] += level * (1 + 0.25 * np.sin(2 * np.pi * 9.0 * t[inside]))
+    for a, b, level in plan.rests:
+        ramp = _smooth_step((t - a) / 0.25) * _smooth_step((b - t) / 0.25)
+        tremor = 0.04 * np.sin(2 * np.pi * 4.3 * t + a) + 0.03 * np.sin(2 * np.pi * 0.7 * t)
+        clean += ramp * (level + tremor)
+    knock_force = np.zeros(n)
+    for tk, amp, width in (*plan.knocks, *plan.knocks_on_strokes):
+        rise = 0.3 * width  # sharp rise, slower fall
+        x = t - tk
+        knock_force += amp * np.where(
+            x < 0, np.clip(1 + x / rise, 0, None), np.clip(1 - x / (width - rise), 0, None)
+        )
+
+    observed_force = np.minimum(
+        clean + knock_force + drift(t) + rng.normal(0, sc.noise_n, n), sc.force_limit_n
+    )
+
+    # The IMU in tool axes (module docstring): U the world's up, H along, L across the stroke.
+    sin_t, cos_t = np.sin(theta), np.cos(theta)
+    sin_p, cos_p = np.sin(phi), np.cos(phi)
+    up = np.stack([sin_t, cos_t * sin_p, cos_t * cos_p], axis=1)
+    handle = np.stack([cos_t, -sin_t * sin_p, -sin_t * cos_p], axis=1)
+    across = np.stack([np.zeros(n), cos_p, -sin_p], axis=1)
+    acc = up + (along[:, None] * handle + lateral[:, None] * across) / G_M_S2
+    acc += rng.normal(0, 0.004, (n, 3))
+    pitch_dps = -np.gradient(tilt_deg, dt) + rock_dps
+    roll_rate_dps = np.gradient(roll_deg, dt)
+    clean_gyr = yaw_dps[:, None] * up + pitch_dps[:, None] * across
+    clean_gyr[:, 0] += roll_rate_dps
+    bias = rng.uniform(-sc.gyro_bias_dps, sc.gyro_bias_dps, 3)
+    wander = sc.gyro_bias_dps / 3 * np.sin(2 * np.pi * t / float(rng.uniform(200, 600)))
+    gyr = clean_gyr + bias + wander[:, None] + rng.normal(0, 0.3, (n, 3))
+
+    clean_z = clean_gyr[:, 2]
+    for k, (s, (start, end, peak, saturated)) in enumerate(zip(strokes, bounds, strict=True)):
+        turn = _grid_integral(t, clean_z, start, end)
+        late = _grid_integral(t, clean_z, end - (end - start) / 3, end)
+        joined = (k > 0 and math.isclose(strokes[k - 1].b_s, s.a_s) and s.lo_start_n > 0) or (
+            k + 1 < len(strokes) and math.isclose(strokes[k + 1].a_s, s.b_s) and s.lo_end_n > 0
+        )
         truths.append(
             TrueStroke(
                 start_s=start,
                 end_s=end,
                 peak_force_n=peak,
-                kind=s.kind,
+                pattern=_pattern_by_definition(s.kind, turn, late, joined),
                 tilt_deg=s.tilt_deg,
                 direction="pull" if s.direction > 0 else "push",
                 saturated=saturated,
+                turn_deg=turn,
             )
         )
-    for a, b, level in plan.rests:
-        ramp = _smooth_step((t - a) / 0.25) * _smooth_step((b - t) / 0.25)
-        tremor = 0.04 * np.sin(2 * np.pi * 4.3 * t + a) + 0.03 * np.sin(2 * np.pi * 0.7 * t)
-        clean += ramp * (level + tremor)
-    for tk, amp in plan.knocks:
-        width = 0.012
-        clean += amp * np.clip(1 - np.abs(t - tk) / width, 0, None)
-
-    observed_force = np.minimum(clean + drift(t) + rng.normal(0, sc.noise_n, n), sc.force_limit_n)
-
-    tilt_deg = _render_tilt(t, plan.strokes, rng, th.tilt_deg)
-    theta = np.radians(tilt_deg)
-    a_g = fwd_acc / G_M_S2
-    sin_t, cos_t = np.sin(theta), np.cos(theta)
-    acc = np.empty((n, 3))
-    acc[:, 0] = sin_t + a_g * cos_t
-    acc[:, 1] = 0.02 * np.sin(2 * np.pi * t / 7.0)
-    acc[:, 2] = cos_t - a_g * sin_t
-    acc += rng.normal(0, 0.004, (n, 3))
-    gyr = np.empty((n, 3))
-    pitch = -np.gradient(tilt_deg, dt) + pitch_extra_dps
-    gyr[:, 0] = sin_t * yaw_dps
-    gyr[:, 1] = pitch
-    gyr[:, 2] = cos_t * yaw_dps
-    gyr += rng.normal(0, 0.3, (n, 3))
 
     keep, lost_intervals = _radio_losses(rng, n, t, sc, samples_per_frame)
     metadata = {
@@ -605,7 +864,8 @@ def simulate_session(
         lost_intervals_s=lost_intervals,
         lost_samples=int(n - np.count_nonzero(keep)),
         rests_s=[(a, b) for a, b, _ in plan.rests],
-        knocks_s=[k for k, _ in plan.knocks],
+        knocks_s=[k for k, _, _ in plan.knocks],
+        knocks_on_strokes_s=[k for k, _, _ in plan.knocks_on_strokes],
     )
 
 

@@ -12,20 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
 DEFAULT_BOUT_GAP_S: Final = 2.0
 Direction = Literal["pull", "push"]
+Pattern = Literal["linear", "strumming", "j_stroke", "fanning", "unknown"]
+PATTERNS: Final[tuple[Pattern, ...]] = get_args(Pattern)
+"""Every stroke pattern name, ``unknown`` last: the contract of docs/tool-profile.md."""
 
 
 class Stroke(NamedTuple):
     """One stroke. Times are seconds from the session's start; force from the drift-corrected zero.
 
     ``direction`` is the motion along the handle's projection on the skin: ``"pull"`` towards
-    +x (the handle end leads, the edge trails), ``"push"`` towards -x.
+    +x (the handle end leads, the edge trails), ``"push"`` towards -x. ``pattern`` is the stroke
+    pattern (:mod:`strigil.signal.patterns`); ``turn_deg`` the turn about the tool's z axis over
+    the stroke, degrees (``None`` without a gyroscope).
     """
 
     start_s: float
@@ -37,6 +42,8 @@ class Stroke(NamedTuple):
     tilt_deg: float
     direction: Direction
     saturated: bool = False
+    pattern: Pattern = "unknown"
+    turn_deg: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -55,12 +62,16 @@ class Stroke(NamedTuple):
             "tilt_deg": self.tilt_deg,
             "direction": self.direction,
             "saturated": self.saturated,
+            "pattern": self.pattern,
+            "turn_deg": self.turn_deg,
         }
 
     @classmethod
     def from_record(cls, row: dict[str, Any]) -> Stroke:
         """The stroke of a :meth:`record` (as a store gives it back; ``duration_s`` ignored)."""
         pressure = row.get("mean_pressure_kpa")
+        turn = row.get("turn_deg")
+        pattern = row.get("pattern")
         return cls(
             start_s=float(row["start_s"]),
             end_s=float(row["end_s"]),
@@ -71,6 +82,9 @@ class Stroke(NamedTuple):
             tilt_deg=float(row["tilt_deg"]),
             direction="push" if row["direction"] == "push" else "pull",
             saturated=bool(row["saturated"]),
+            # sessions stored before patterns were classified have neither field
+            pattern=pattern if pattern in PATTERNS else "unknown",
+            turn_deg=None if turn is None else float(turn),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -91,6 +105,7 @@ _JSON_DIGITS: Final = {
     "impulse_ns": 4,
     "mean_pressure_kpa": 2,
     "tilt_deg": 2,
+    "turn_deg": 1,
 }
 
 

@@ -46,6 +46,8 @@ STROKE_FIELDS: Final = (
     "tilt_deg",
     "direction",
     "saturated",
+    "pattern",
+    "turn_deg",
 )
 # What a profile-v1 tool can report (i16 counts times the resolution), with the sign.
 SAMPLE_LIMITS: Final = (327.68, 32.768, 32.768, 32.768, 3276.8, 3276.8, 3276.8)

@@ -169,6 +169,7 @@ class LiveSession:
         rel = np.concatenate([x[0] for x in self.staged])
         force = np.concatenate([x[1] for x in self.staged])
         acc = np.concatenate([x[2] for x in self.staged])
+        gyr = np.concatenate([x[3] for x in self.staged])
         self.staged = []
         self.hwm_us = self.frames.hwm_us
         self.samples += rel.size
@@ -180,7 +181,7 @@ class LiveSession:
         t_s = rel / 1e6
         if t_s[fresh].size:
             analyzer = self._analyzer(self.rate_hz or 200)
-            strokes = analyzer.feed(t_s[fresh], force[fresh], acc[fresh])
+            strokes = analyzer.feed(t_s[fresh], force[fresh], acc[fresh], gyr[fresh])
             if strokes:
                 store.write_strokes(self.id, strokes)
             self.analyzed_hwm_us = self.hwm_us
