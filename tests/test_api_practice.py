@@ -31,7 +31,7 @@ def test_a_drill_runs_live_in_its_own_band_and_keeps_the_score_of_its_set(live_a
     sim, frames = simulated_frames(minutes=1.0, seed=6)
     ws, ready = connect(client, h["north_token"])
     body = {"tool_id": ready["tool_id"], "target_force_n": 5.0, "target_rate_per_min": 50,
-            "target_strokes": 15, "tolerance_pct": 25}  # fmt: skip
+            "target_strokes": 15, "tolerance_pct": 25, "target_pattern": "strumming"}  # fmt: skip
     assert client.post("/api/v1/drills", json=body, headers=h["rita"]).status_code == 403
     r = client.post("/api/v1/drills", json=body, headers=h["dana"])
     assert r.status_code == 201, r.text
@@ -44,6 +44,7 @@ def test_a_drill_runs_live_in_its_own_band_and_keeps_the_score_of_its_set(live_a
         state = viewer.receive_json()
     assert state["force_band_n"] == pytest.approx([3.75, 6.25])  # the drill's, not the protocol's
     assert state["rate_band_per_min"] == pytest.approx([37.5, 62.5])
+    assert set(state["pattern_counts"]) == {"linear", "strumming", "j_stroke", "fanning", "unknown"}
     send_batches(ws, frames[100:], per_batch=25, first_id=10)
     ws.close()
     busy = client.post("/api/v1/drills", json=body, headers=h["dana"])
@@ -55,9 +56,13 @@ def test_a_drill_runs_live_in_its_own_band_and_keeps_the_score_of_its_set(live_a
     assert done.status_code == 200, done.text
     expected = score_drill(
         offline_strokes(sim, frames),
-        DrillTarget(force_n=5.0, rate_per_min=50, strokes=15, tolerance_pct=25),
+        DrillTarget(
+            force_n=5.0, rate_per_min=50, strokes=15, tolerance_pct=25, pattern="strumming"
+        ),
     ).to_json()
     assert done.json()["score"] == expected
+    assert done.json()["target_pattern"] == "strumming"
+    assert expected["pct_pattern_on_target"] is not None
     assert done.json()["running"] is False
     again = client.post(f"/api/v1/drills/{drill['id']}/finish", headers=h["dana"])
     assert again.status_code == 409

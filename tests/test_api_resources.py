@@ -135,6 +135,27 @@ def test_protocols_default_and_custom_by_role_and_clinic(api) -> None:  # type: 
     assert "force_min_n must not exceed force_max_n" in r.text
 
 
+def test_a_protocol_names_the_patterns_expected_per_area(api) -> None:  # type: ignore[no-untyped-def]
+    client, h = api
+    expected = {"forearm extensors": ["linear", "j_stroke"], "*": ["linear"]}
+    made = client.post(
+        "/api/v1/protocols",
+        json={**PROTOCOL, "name": "elbow technique", "expected_patterns": expected},
+        headers=h["ada"],
+    )
+    assert made.status_code == 201, made.text
+    back = {p["name"]: p for p in client.get("/api/v1/protocols", headers=h["dana"]).json()}
+    assert back["elbow technique"]["expected_patterns"] == expected
+    assert back[next(n for n in back if n != "elbow technique")]["expected_patterns"] == {}
+    for bad in ({"*": ["unknown"]}, {"*": ["sweeping"]}, {"*": []}, {"": ["linear"]}):
+        r = client.post(
+            "/api/v1/protocols",
+            json={**PROTOCOL, "name": "bad patterns", "expected_patterns": bad},
+            headers=h["ada"],
+        )
+        assert r.status_code == 422, bad
+
+
 def test_resources_need_a_login(api) -> None:  # type: ignore[no-untyped-def]
     client, _ = api
     for path in ("/api/v1/tools", "/api/v1/protocols"):

@@ -16,9 +16,11 @@ import pytest
 
 from strigil.signal.accuracy import match_strokes
 from strigil.signal.analyzer import StrokeAnalyzer, analyze_arrays
+from strigil.signal.drill import DrillTarget, score_drill
+from strigil.signal.scoring import ProtocolTargets, score_session
 from strigil.signal.settings import AnalysisSettings
 from strigil.signal.simulate import KINDS, SimulatedSession, simulate_session
-from strigil.signal.strokes import PATTERNS
+from strigil.signal.strokes import PATTERNS, Stroke, summarize
 from test_accuracy import analyse
 
 RATE_HZ = 200.0
@@ -247,3 +249,44 @@ def test_streamed_frames_classify_as_the_whole_file() -> None:
         math.isclose(a.turn_deg or 0, b.turn_deg or 0, abs_tol=1e-9)
         for a, b in zip(streamed, offline, strict=True)
     )
+
+
+# --- technique in scores ---------------------------------------------------------------------
+
+
+def _strokes_of(patterns: list[str]) -> list[Stroke]:
+    return [
+        Stroke(2.0 * i, 2.0 * i + 0.5, 5.0, 3.3, 1.6, None, 45.0, "pull", False, p, 0.0)  # type: ignore[arg-type]
+        for i, p in enumerate(patterns)
+    ]
+
+
+def test_a_protocol_scores_the_patterns_it_expects_per_area() -> None:
+    strokes = _strokes_of(["linear", "j_stroke", "strumming", "unknown", "fanning", "linear"])
+    areas = ["Forearm", "forearm", "forearm", "forearm", "calf", None]
+    targets = ProtocolTargets(
+        expected_patterns=(("forearm", ("linear", "j_stroke")), ("*", ("fanning",)))
+    )
+    summary = summarize(strokes, session_duration_s=20.0, lost_samples=0)
+    score = score_session(strokes, summary, targets, stroke_areas=areas)
+    # forearm: linear ✓, j_stroke ✓, strumming ✗, unknown not scored; calf: fanning ✓ (by "*");
+    # outside every area: linear ✗ (by "*")
+    assert score.pattern_strokes_scored == 5
+    assert score.unknown_pattern_strokes == 1
+    assert score.pct_expected_pattern == pytest.approx(60.0)
+    assert score_session(strokes, summary).pct_expected_pattern is None  # none expected
+    with pytest.raises(ValueError, match="must be some of"):
+        ProtocolTargets(expected_patterns=(("*", ("unknown",)),))
+
+
+def test_a_drill_can_target_a_pattern() -> None:
+    strokes = _strokes_of(["j_stroke"] * 6 + ["linear"] * 4)
+    plain = score_drill(strokes, DrillTarget(force_n=5.0, rate_per_min=30.0, strokes=10))
+    hooks = score_drill(
+        strokes, DrillTarget(force_n=5.0, rate_per_min=30.0, strokes=10, pattern="j_stroke")
+    )
+    assert plain.pct_pattern_on_target is None
+    assert hooks.pct_pattern_on_target == pytest.approx(60.0)
+    # force and rate on target: 100 and 100; the pattern share pulls the score to (200 + 60) / 3
+    assert plain.score == pytest.approx(100.0)
+    assert hooks.score == pytest.approx(260 / 3)

@@ -9,12 +9,19 @@ from typing import Any
 from sqlalchemy import select
 
 from strigil.api.live import LiveHub
-from strigil.research.doses import area_doses, treatment_time_s
+from strigil.research.doses import area_doses, stroke_areas, treatment_time_s
 from strigil.signal.strokes import Stroke
 from strigil.store.models import Drill, TreatmentSession
 from strigil.store.timeseries import UnknownSessionError
 
-__all__ = ["NOT_A_DRILL", "area_doses", "strokes_of", "strokes_of_many", "treatment_time_s"]
+__all__ = [
+    "NOT_A_DRILL",
+    "area_doses",
+    "stroke_areas",
+    "strokes_of",
+    "strokes_of_many",
+    "treatment_time_s",
+]
 
 NOT_A_DRILL = TreatmentSession.id.not_in(select(Drill.session_id))
 """A filter keeping treatment sessions: drills are practice, not dose."""

@@ -12,6 +12,9 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from strigil.signal.strokes import Pattern
 from strigil.store.models import Role, SessionStatus, Side, Timing
 
+TechniquePattern = Literal["linear", "strumming", "j_stroke", "fanning"]
+"""A pattern a protocol or drill can ask for (``unknown`` is not a technique)."""
+
 
 class Body(BaseModel):
     """A request body: every text in it must be valid Unicode (JSON can carry a lone surrogate,
@@ -123,9 +126,22 @@ class ProtocolIn(Body):
     sources: str = Field(
         default="", max_length=5000, examples=["clinic consensus, 2026-11; see Baker 2024"]
     )
+    expected_patterns: dict[str, list[TechniquePattern]] = Field(
+        default_factory=dict,
+        max_length=50,
+        examples=[{"forearm extensors": ["linear", "j_stroke"], "*": ["linear"]}],
+        description="body area → the stroke patterns expected there ('*': every other area); "
+        "the score reports the share of strokes whose pattern is expected. Empty: none.",
+    )
 
     @model_validator(mode="after")
     def _bands(self) -> ProtocolIn:
+        for area, patterns in self.expected_patterns.items():
+            if not 1 <= len(area) <= 200 or not patterns:
+                raise ValueError(
+                    "expected_patterns needs area names of 1 to 200 characters, each with at "
+                    "least one pattern"
+                )
         for low, high in (
             ("force_min_n", "force_max_n"),
             ("rate_min_per_min", "rate_max_per_min"),
@@ -302,6 +318,15 @@ class ScoreOut(BaseModel):
     treatment_time_status: BandStatus
     session_length_min: float = Field(description="min")
     session_length_status: BandStatus
+    pattern_strokes_scored: int = Field(
+        default=0, description="strokes in areas where the protocol expects patterns (known ones)"
+    )
+    pct_expected_pattern: float | None = Field(
+        default=None, description="% of those whose pattern the protocol expects there"
+    )
+    unknown_pattern_strokes: int = Field(
+        default=0, description="strokes in such areas whose pattern could not be told"
+    )
 
 
 class SummaryOut(BaseModel):
@@ -377,6 +402,9 @@ class DrillIn(Body):
     tolerance_pct: float = Field(
         default=20.0, ge=5, le=50, description="a stroke is on target within this % of it"
     )
+    target_pattern: TechniquePattern | None = Field(
+        default=None, description="the stroke pattern the set practises (None: any)"
+    )
 
 
 class DrillOut(BaseModel):
@@ -387,6 +415,7 @@ class DrillOut(BaseModel):
     target_rate_per_min: float = Field(description="strokes per minute")
     target_strokes: int
     tolerance_pct: float
+    target_pattern: TechniquePattern | None
     force_band_n: tuple[float, float]
     rate_band_per_min: tuple[float, float]
     started_at: dt.datetime

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from strigil.research.doses import area_doses, segment_window_s
+from strigil.research.doses import area_doses, segment_window_s, stroke_areas
 from strigil.research.rows import stroke_rows
 from strigil.signal.scoring import score_session
 from strigil.signal.strokes import Stroke, Summary
@@ -138,7 +138,13 @@ def collect(
     ]
     windows = [(seg, a, b) for seg, a, b in placed if a is not None and b is not None]
     score = (
-        score_session(strokes, summary, targets, body_areas=max(len(s.segments), 1))
+        score_session(
+            strokes,
+            summary,
+            targets,
+            body_areas=max(len(s.segments), 1),
+            stroke_areas=stroke_areas(strokes, s.segments, anchor_ns),
+        )
         if summary is not None
         else None
     )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from strigil.signal.patterns import pattern_counts
 from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, bouts_of, stroke_columns
 from strigil.store.models import AreaSegment, as_utc
 
@@ -33,11 +34,27 @@ def treatment_time_s(strokes: Sequence[Stroke], bout_gap_s: float = DEFAULT_BOUT
     return float(sum(b.duration_s for b in bouts_of(starts, ends, bout_gap_s=bout_gap_s)))
 
 
+def stroke_areas(
+    strokes: Sequence[Stroke], segments: Sequence[AreaSegment], anchor_ns: int | None
+) -> list[str | None]:
+    """The body area each stroke started in (None: outside every segment, or no time base)."""
+    windows = (
+        [(seg.area, *segment_window_s(seg, anchor_ns)) for seg in segments]
+        if anchor_ns is not None
+        else []
+    )
+    return [
+        next((area for area, start, end in windows if start <= k.start_s < end), None)
+        for k in strokes
+    ]
+
+
 def area_doses(
     strokes: Sequence[Stroke], segments: Sequence[AreaSegment], anchor_ns: int | None
 ) -> list[dict[str, object]]:
-    """Per body-area segment: strokes, treatment time (s) and mean peak force (N) of the strokes
-    that started inside it; strokes outside every segment count under area ``null``."""
+    """Per body-area segment: strokes, treatment time (s), mean peak force (N) and strokes of
+    each pattern (``linear_strokes`` …) of the strokes that started inside it; strokes outside
+    every segment count under area ``null``."""
     windows: list[tuple[str | None, str | None, float, float]] = []
     if anchor_ns is not None:
         for seg in segments:
@@ -62,6 +79,7 @@ def area_doses(
                 "strokes": len(ks),
                 "treatment_time_s": round(treatment_time_s(ks), 2),
                 "mean_peak_force_n": round(float(np.mean(peaks)), 3) if peaks else None,
+                **{f"{p}_strokes": n for p, n in pattern_counts(k.pattern for k in ks).items()},
             }
         )
     return out

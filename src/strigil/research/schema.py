@@ -12,6 +12,8 @@ from typing import Final, Literal
 
 import pyarrow as pa
 
+from strigil.signal.strokes import PATTERNS
+
 Kind = Literal["text", "int", "float", "bool", "time"]
 
 ARROW_TYPES: Final[dict[Kind, pa.DataType]] = {
@@ -80,7 +82,7 @@ def _c(
 
 SESSION_ID = _c("session_id", "text", "", "the session (32 hexadecimal digits)")
 _AXES = "xyz"
-_PATTERNS = "linear, strumming, j_stroke, fanning, unknown"
+_PATTERNS = ", ".join(PATTERNS)
 
 SAMPLES = Table(
     "samples",
@@ -255,6 +257,8 @@ DOSES = Table(
         _c("strokes", "int", "", "strokes that started in the area"),
         _c("treatment_time_s", "float", "s", "sum of the lengths of the bouts of those strokes"),
         _c("mean_peak_force_n", "float", "N", "mean peak_force_n of those strokes", null=True),
+        *(_c(f"{p}_strokes", "int", "", f"those strokes whose pattern is {p}")
+          for p in PATTERNS),
     ),
 )  # fmt: skip
 

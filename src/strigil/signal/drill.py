@@ -7,7 +7,10 @@ plain so staff can compare themselves over weeks:
 - a stroke is **on force** when its peak is within ``tolerance_pct`` of the target force;
 - an interval between two consecutive strokes of the same bout is **on rate** when its
   instantaneous rate (60 / start-to-start interval) is within ``tolerance_pct`` of the target;
-- ``score`` (0–100) is the mean of the two shares, times the fraction of the set completed.
+- a drill may also target a stroke pattern (a J-stroke drill): a stroke is **on pattern** when
+  the analysis classified it as that pattern;
+- ``score`` (0–100) is the mean of the shares (force, rate, and pattern when targeted), times
+  the fraction of the set completed.
 
 Only the first ``target_strokes`` strokes count: strokes after the set are ignored.
 """
@@ -20,7 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from strigil.signal.scoring import stroke_rates_per_min
-from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, rounded_json, stroke_columns
+from strigil.signal.strokes import (
+    DEFAULT_BOUT_GAP_S,
+    PATTERNS,
+    Stroke,
+    rounded_json,
+    stroke_columns,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +38,12 @@ class DrillTarget:
     rate_per_min: float
     strokes: int
     tolerance_pct: float = 20.0
+    pattern: str | None = None
+    """The stroke pattern the set practises (None: any)."""
 
     def __post_init__(self) -> None:
+        if self.pattern is not None and (self.pattern not in PATTERNS or self.pattern == "unknown"):
+            raise ValueError(f"a drill's pattern must be one of {', '.join(PATTERNS[:-1])}")
         if not (self.force_n > 0 and self.rate_per_min > 0 and self.strokes > 0):
             raise ValueError("a drill needs a positive target force, rate and stroke count")
         if not 0 < self.tolerance_pct < 100:
@@ -60,6 +73,8 @@ class DrillScore:
     pct_rate_on_target: float | None
     mean_rate_per_min: float | None
     """Mean of the instantaneous rates (strokes following another in the same bout)."""
+    pct_pattern_on_target: float | None
+    """% of the strokes classified as the targeted pattern (None when no pattern is targeted)."""
     score: float
     """0–100: mean of the on-force and on-rate shares, times the fraction of the set done."""
 
@@ -77,7 +92,14 @@ def score_drill(
     r_low, r_high = target.rate_band_per_min
     on_force = float(np.mean((peaks >= f_low) & (peaks <= f_high)) * 100) if peaks.size else None
     on_rate = float(np.mean((rates >= r_low) & (rates <= r_high)) * 100) if rates.size else None
+    on_pattern = None
+    if target.pattern is not None and done:
+        on_pattern = sum(k.pattern == target.pattern for k in done) / len(done) * 100
     shares = [v for v in (on_force, on_rate) if v is not None]
+    parts = 2
+    if target.pattern is not None:
+        shares.append(on_pattern or 0.0)
+        parts = 3
     completion = min(len(done) / target.strokes, 1.0)
     mean_peak = float(peaks.mean()) if peaks.size else None
     return DrillScore(
@@ -92,5 +114,6 @@ def score_drill(
         rate_intervals=int(rates.size),
         pct_rate_on_target=on_rate,
         mean_rate_per_min=float(rates.mean()) if rates.size else None,
-        score=(sum(shares) / 2 if shares else 0.0) * completion,
+        pct_pattern_on_target=on_pattern,
+        score=(sum(shares) / parts if shares else 0.0) * completion,
     )

@@ -40,10 +40,12 @@ Rules, first match wins:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from strigil.signal.settings import AnalysisSettings
 from strigil.signal.strokes import PATTERNS, Pattern
 
-__all__ = ["PATTERNS", "Pattern", "classify"]
+__all__ = ["PATTERNS", "Pattern", "classify", "pattern_counts", "pattern_mix_pct"]
 
 
 def classify(
@@ -73,3 +75,21 @@ def classify(
     if joined_left or joined_right:
         return "unknown" if same_way_as_left else "strumming"
     return "linear" if turn_deg is not None else "unknown"
+
+
+def pattern_counts(patterns: Iterable[str]) -> dict[str, int]:
+    """How many strokes of each pattern, every pattern named (0 where none).
+
+    >>> pattern_counts(["linear", "linear", "unknown"])["linear"]
+    2
+    """
+    counts: dict[str, int] = dict.fromkeys(PATTERNS, 0)
+    for p in patterns:
+        counts[p] += 1
+    return counts
+
+
+def pattern_mix_pct(counts: dict[str, int]) -> dict[str, float | None]:
+    """Each pattern's share of the strokes, %, from :func:`pattern_counts` (None without any)."""
+    total = sum(counts.values())
+    return {p: round(n / total * 100, 1) if total else None for p, n in counts.items()}

@@ -4,7 +4,10 @@ The clinic dashboard and a therapist's own page show, per therapist: the distrib
 force, stroke duration and stroke rate (quantiles, mean, coefficient of variation) over every
 stroke of the period; adherence (share of strokes in the force band, of stroke intervals in the
 rate band, of sessions in the session-length band, each against that session's protocol); and
-the same per ISO week, so a trend shows whether a team converges on one standard.
+the same per ISO week, so a trend shows whether a team converges on one standard. Technique
+beside force: each therapist's stroke-pattern mix and handle tilt. (Sweep speed in m/s is not
+reported: the accelerometer gives it only by integration, which drifts; stroke duration and
+rate are the measured pace.)
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from strigil.signal.patterns import pattern_counts, pattern_mix_pct
 from strigil.signal.scoring import ProtocolTargets, stroke_rates_per_min
 from strigil.signal.strokes import Stroke, stroke_columns
 
@@ -58,6 +62,8 @@ class _Pooled:
     peaks_n: np.ndarray
     durations_s: np.ndarray
     rates_per_min: np.ndarray
+    tilts_deg: np.ndarray
+    patterns: dict[str, int]
     in_force: int
     in_rate: int
     in_length: int
@@ -68,9 +74,16 @@ def _pool(sessions: Sequence[SessionStrokes]) -> _Pooled:
     peaks: list[np.ndarray] = [np.empty(0)]
     durations: list[np.ndarray] = [np.empty(0)]
     rates: list[np.ndarray] = [np.empty(0)]
+    tilts: list[np.ndarray] = [np.empty(0)]
+    patterns = pattern_counts(())
     in_force = in_rate = in_length = 0
     for s in sessions:
-        p, starts, ends = stroke_columns(s.strokes, "peak_force_n", "start_s", "end_s")
+        p, starts, ends, tilt = stroke_columns(
+            s.strokes, "peak_force_n", "start_s", "end_s", "tilt_deg"
+        )
+        tilts.append(tilt)
+        for k in s.strokes:
+            patterns[k.pattern] += 1
         r = stroke_rates_per_min(s.strokes, bout_gap_s=s.targets.bout_gap_s)
         peaks.append(p)
         durations.append(ends - starts)
@@ -85,6 +98,8 @@ def _pool(sessions: Sequence[SessionStrokes]) -> _Pooled:
         np.concatenate(peaks),
         np.concatenate(durations),
         np.concatenate(rates),
+        np.concatenate(tilts),
+        patterns,
         in_force,
         in_rate,
         in_length,
@@ -102,6 +117,9 @@ def practice_figures(sessions: Sequence[SessionStrokes]) -> dict[str, object]:
         "peak_force_n": distribution(pool.peaks_n, "N"),
         "duration_s": distribution(pool.durations_s, "s"),
         "rate_per_min": distribution(pool.rates_per_min, "1/min"),
+        "tilt_deg": distribution(pool.tilts_deg, "deg"),
+        "pattern_counts": pool.patterns,
+        "pattern_mix_pct": pattern_mix_pct(pool.patterns),
         "pct_strokes_in_force_band": _pct(pool.in_force, int(pool.peaks_n.size)),
         "pct_intervals_in_rate_band": _pct(pool.in_rate, int(pool.rates_per_min.size)),
         "pct_sessions_in_length_band": _pct(pool.in_length, pool.sessions),

@@ -21,9 +21,18 @@ from typing import Literal
 
 import numpy as np
 
-from strigil.signal.strokes import DEFAULT_BOUT_GAP_S, Stroke, Summary, rounded_json, stroke_columns
+from strigil.signal.strokes import (
+    DEFAULT_BOUT_GAP_S,
+    PATTERNS,
+    Stroke,
+    Summary,
+    rounded_json,
+    stroke_columns,
+)
 
 BandStatus = Literal["below", "within", "above"]
+ANY_AREA = "*"
+"""The key of :attr:`ProtocolTargets.expected_patterns` for every area not named."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +45,28 @@ class ProtocolTargets:
     """Treatment time per body area."""
     session_length_band_min: tuple[float, float] = (30.0, 45.0)
     bout_gap_s: float = DEFAULT_BOUT_GAP_S
+    expected_patterns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(body area, the stroke patterns expected there) pairs; area ``*`` for every area not
+    named (and strokes outside every area). Empty: the protocol names no pattern."""
+
+    def expected_for(self, area: str | None) -> tuple[str, ...] | None:
+        """The patterns expected in ``area`` (names compared ignoring case), or None."""
+        fallback = None
+        for name, patterns in self.expected_patterns:
+            if area is not None and name.casefold() == area.casefold():
+                return patterns
+            if name == ANY_AREA:
+                fallback = patterns
+        return fallback
 
     def __post_init__(self) -> None:
+        for area, patterns in self.expected_patterns:
+            unknown = [p for p in patterns if p not in PATTERNS or p == "unknown"]
+            if not patterns or unknown:
+                raise ValueError(
+                    f"the patterns expected in {area!r} must be some of "
+                    f"{', '.join(PATTERNS[:-1])}, not {list(patterns)}"
+                )
         for name in (
             "force_band_n",
             "rate_band_per_min",
@@ -73,6 +102,12 @@ class ProtocolScore:
     treatment_time_status: BandStatus
     session_length_min: float
     session_length_status: BandStatus
+    pattern_strokes_scored: int = 0
+    """Strokes in an area where the protocol expects patterns, ``unknown`` ones apart."""
+    pct_expected_pattern: float | None = None
+    """% of those strokes whose pattern is one the protocol expects in their area."""
+    unknown_pattern_strokes: int = 0
+    """Strokes in such areas whose pattern could not be told (not scored either way)."""
 
     def to_json(self) -> dict[str, object]:
         return rounded_json(self, digits=2)
@@ -103,9 +138,26 @@ def score_session(
     targets: ProtocolTargets | None = None,
     *,
     body_areas: int = 1,
+    stroke_areas: Sequence[str | None] | None = None,
 ) -> ProtocolScore:
-    """Score a session; the treatment-time target scales with the number of body areas."""
+    """Score a session; the treatment-time target scales with the number of body areas.
+
+    ``stroke_areas`` is the body area each stroke started in (None: outside every area); the
+    pattern adherence uses it. Without it, every stroke is judged by the ``*`` expectation.
+    """
     tg = targets if targets is not None else ProtocolTargets()
+    expected_hits = expected_scored = unknown = 0
+    if tg.expected_patterns:
+        areas = stroke_areas if stroke_areas is not None else [None] * len(strokes)
+        for k, area in zip(strokes, areas, strict=True):
+            wanted = tg.expected_for(area)
+            if wanted is None:
+                continue
+            if k.pattern == "unknown":
+                unknown += 1
+                continue
+            expected_scored += 1
+            expected_hits += k.pattern in wanted
     [peaks] = stroke_columns(strokes, "peak_force_n")
     low, high = tg.force_band_n
     rates = stroke_rates_per_min(strokes, bout_gap_s=tg.bout_gap_s)
@@ -128,4 +180,7 @@ def score_session(
         treatment_time_status=band_status(summary.treatment_time_s, treat_band),
         session_length_min=minutes,
         session_length_status=band_status(minutes, tg.session_length_band_min),
+        pattern_strokes_scored=expected_scored,
+        pct_expected_pattern=expected_hits / expected_scored * 100 if expected_scored else None,
+        unknown_pattern_strokes=unknown,
     )

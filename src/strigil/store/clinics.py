@@ -49,6 +49,9 @@ def protocol_targets(protocol: Protocol) -> ProtocolTargets:
         rate_band_per_min=(protocol.rate_min_per_min, protocol.rate_max_per_min),
         treatment_time_band_s=(protocol.area_time_min_s, protocol.area_time_max_s),
         session_length_band_min=(protocol.session_min_min, protocol.session_max_min),
+        expected_patterns=tuple(
+            (area, tuple(patterns)) for area, patterns in (protocol.expected_patterns or {}).items()
+        ),
     )
 
 
@@ -58,6 +61,7 @@ def drill_target(drill: Drill) -> DrillTarget:
         rate_per_min=drill.target_rate_per_min,
         strokes=drill.target_strokes,
         tolerance_pct=drill.tolerance_pct,
+        pattern=drill.target_pattern,
     )
 
 

@@ -177,6 +177,8 @@ class Protocol(Base):
     session_max_min: Mapped[float] = mapped_column(Float)
     sources: Mapped[str] = mapped_column(Text, default="")
     is_default: Mapped[bool] = mapped_column(default=False)
+    expected_patterns: Mapped[dict[str, Any] | None]
+    """Body area (or ``*``) → the stroke patterns expected there; None: no expectation."""
 
 
 class TreatmentSession(Base):
@@ -248,6 +250,8 @@ class Drill(Base):
     target_strokes: Mapped[int] = mapped_column(Integer)
     tolerance_pct: Mapped[float] = mapped_column(Float)
     """A stroke hits the target when its peak force is within this % of the target force."""
+    target_pattern: Mapped[str | None] = mapped_column(String(20))
+    """The stroke pattern the drill practises (None: any)."""
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
     score: Mapped[dict[str, Any] | None]

@@ -10,7 +10,7 @@ Registering a viewer or a channel returns the function that cancels it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -26,9 +26,10 @@ from strigil.api.live.rows import SessionRows
 from strigil.api.live.session import LiveSession
 from strigil.api.live.store_thread import StoreThread
 from strigil.api.live.viewers import SERVER_RESTART, Subscription, Viewers
+from strigil.research.doses import stroke_areas
 from strigil.signal.scoring import ProtocolScore, ProtocolTargets, score_session
 from strigil.signal.strokes import Summary
-from strigil.store.models import SessionStatus, TreatmentSession
+from strigil.store.models import AreaSegment, SessionStatus, TreatmentSession
 from strigil.store.timeseries import TimeSeriesStore
 
 T = TypeVar("T")
@@ -115,7 +116,7 @@ class LiveHub:
             live.live.area, live.live.area_started_ns = area, started_ns
 
     async def stop_session(
-        self, session_id: str, targets: ProtocolTargets, body_areas: int
+        self, session_id: str, targets: ProtocolTargets, segments: Sequence[AreaSegment]
     ) -> StopResult:
         """Finish the analysis, store strokes, summary and roll-ups; the session stops taking
         frames. Works for a session this process never saw data for (summary of nothing)."""
@@ -133,7 +134,13 @@ class LiveHub:
                 if tail:
                     store.write_strokes(live.id, tail)
             summary = live.summary()
-            score = score_session(live.strokes, summary, targets, body_areas=max(body_areas, 1))
+            score = score_session(
+                live.strokes,
+                summary,
+                targets,
+                body_areas=max(len(segments), 1),
+                stroke_areas=stroke_areas(live.strokes, segments, live.anchor_ns),
+            )
             if not live.begun:
                 store.begin_session(live.id, tool=live.serial, start_ns=live.started_ns)
                 live.begun = True

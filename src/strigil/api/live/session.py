@@ -25,6 +25,7 @@ from strigil.ingest import protocol as p
 from strigil.ingest.clock import ClockModel
 from strigil.ingest.frames import FrameCounts, FrameTracker
 from strigil.signal.analyzer import StrokeAnalyzer
+from strigil.signal.patterns import pattern_counts
 from strigil.signal.scoring import ProtocolTargets, band_status
 from strigil.signal.settings import AnalysisSettings
 from strigil.signal.strokes import Stroke, Summary, summarize
@@ -85,6 +86,7 @@ class LiveSession:
         """Strokes found before this process took the session over (an API restart)."""
         self._strokes = list(self.prior_strokes)
         self._tallied = self._in_band = self._over = 0
+        self._patterns = pattern_counts(())
         self.analyzer: StrokeAnalyzer | None = None
         self.clock = ClockModel()
         self.clock_json: dict[str, Any] | None = row.clock_model
@@ -226,6 +228,11 @@ class LiveSession:
             if not strokes
             else round(self._in_band / len(strokes) * 100, 1),
             "over_force_strokes": self._over,
+            "last_stroke_pattern": strokes[-1].pattern if strokes else None,
+            "last_stroke_turn_deg": None
+            if not strokes or strokes[-1].turn_deg is None
+            else round(strokes[-1].turn_deg, 1),
+            "pattern_counts": dict(self._patterns),
             "session_elapsed_s": round((now_ns - self.started_ns) / 1e9, 1),
             "session_band_min": list(tg.session_length_band_min),
             "area": live.area,
@@ -251,6 +258,7 @@ class LiveSession:
         for k in strokes[self._tallied :]:
             self._in_band += low <= k.peak_force_n <= high
             self._over += k.peak_force_n > high
+            self._patterns[k.pattern] += 1
         self._tallied = len(strokes)
         return strokes
 

@@ -64,6 +64,7 @@ async def _out(hub: LiveHub, d: Drill) -> DrillOut:
         target_rate_per_min=d.target_rate_per_min,
         target_strokes=d.target_strokes,
         tolerance_pct=d.tolerance_pct,
+        target_pattern=d.target_pattern,  # type: ignore[arg-type]  # checked when created
         force_band_n=target.force_band_n,
         rate_band_per_min=target.rate_band_per_min,
         started_at=as_utc(d.started_at),

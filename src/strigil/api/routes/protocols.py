@@ -17,6 +17,7 @@ router = APIRouter(prefix="/protocols", tags=["protocols"])
 
 def _out(p: Protocol) -> ProtocolOut:
     fields = {k: getattr(p, k) for k in ProtocolIn.model_fields}
+    fields["expected_patterns"] = p.expected_patterns or {}  # protocols made before patterns
     return ProtocolOut(id=p.id, is_default=p.is_default, **fields)
 
 

@@ -45,7 +45,7 @@ from strigil.api.deps import (
     require_roles,
     websocket_user_now,
 )
-from strigil.api.doses import area_doses
+from strigil.api.doses import area_doses, stroke_areas
 from strigil.api.live import (
     FELL_BEHIND,
     SERVER_RESTART,
@@ -282,7 +282,7 @@ async def finish_session(
     s.status = SessionStatus.STOPPED
     s.ended_at = now
     db.commit()
-    result = await hub.stop_session(s.id, targets, body_areas=len(s.segments))
+    result = await hub.stop_session(s.id, targets, segments=list(s.segments))
     hub.end_viewers(s.id, SESSION_ENDED)
     return result
 
@@ -367,6 +367,7 @@ def _targets_json(protocol: Protocol) -> dict[str, object]:
         "rate_band_per_min": [protocol.rate_min_per_min, protocol.rate_max_per_min],
         "area_time_band_s": [protocol.area_time_min_s, protocol.area_time_max_s],
         "session_length_band_min": [protocol.session_min_min, protocol.session_max_min],
+        "expected_patterns": protocol.expected_patterns or {},
     }
 
 
@@ -403,15 +404,19 @@ async def get_summary(
     targets = protocol_targets(protocol)
     hub = hub
     live = hub.live(s.id)
-    areas = max(len(s.segments), 1)
+    segments = list(s.segments)
+    areas = max(len(segments), 1)
     if live is not None:
 
         def now(_st: object) -> tuple[dict[str, object], dict[str, object], list[Stroke]]:
             summary = live.summary()
             strokes = live.strokes
+            where = stroke_areas(strokes, segments, live.anchor_ns)
             return (
                 summary.to_json(),
-                score_session(strokes, summary, targets, body_areas=areas).to_json(),
+                score_session(
+                    strokes, summary, targets, body_areas=areas, stroke_areas=where
+                ).to_json(),
                 strokes,
             )
 
@@ -426,9 +431,12 @@ async def get_summary(
             fields = {k: row.get(k) for k in Summary.__dataclass_fields__}
             summary = Summary(**fields)
             strokes = sorted(st.read_strokes(s.id), key=lambda k: k.start_s)
+            where = stroke_areas(strokes, segments, s.anchor_ns)
             return (
                 summary.to_json(),
-                score_session(strokes, summary, targets, body_areas=areas).to_json(),
+                score_session(
+                    strokes, summary, targets, body_areas=areas, stroke_areas=where
+                ).to_json(),
                 strokes,
             )
 

@@ -151,3 +151,32 @@ export function table(columns, rows) {
 export function link(href, text) {
   return el("a", { href }, text);
 }
+
+// Stroke patterns (docs/algorithms.md): display names and one colour each, in the contract's order.
+export const PATTERN_NAMES = { linear: "linear", strumming: "strumming", j_stroke: "J-stroke", fanning: "fanning", unknown: "unknown" };
+export const PATTERN_COLORS = { linear: "#1f5fbf", strumming: "#00838f", j_stroke: "#8e44ad", fanning: "#c77700", unknown: "#8a8f98" };
+
+// A stacked bar of a pattern mix ({pattern: count}) with its legend: "linear 40 % · …".
+export function patternBar(counts, attrs = {}) {
+  const total = Object.values(counts || {}).reduce((a, b) => a + b, 0);
+  const bar = el("div", { className: "pattern-bar", ...attrs });
+  const legend = el("div", { className: "pattern-legend" });
+  if (!total) {
+    legend.textContent = "no strokes yet";
+    return el("div", {}, bar, legend);
+  }
+  for (const [p, name] of Object.entries(PATTERN_NAMES)) {
+    const n = counts[p] || 0;
+    if (!n) continue;
+    const pct = (n / total) * 100;
+    // styles through the CSSOM: the pages' CSP allows no inline style attributes
+    const part = el("span", { title: `${name}: ${n} strokes` });
+    part.style.width = `${pct}%`;
+    part.style.background = PATTERN_COLORS[p];
+    const swatch = el("i");
+    swatch.style.background = PATTERN_COLORS[p];
+    bar.append(part);
+    legend.append(el("span", { className: "pattern-key" }, swatch, `${name} ${Math.round(pct)} %`));
+  }
+  return el("div", {}, bar, legend);
+}

@@ -1,5 +1,5 @@
 // Practice drill: a set of strokes at a target force and rate with live feedback, then a score.
-import { api, band, el, fmt, header, metricGrid, showError, table, when } from "./common.js";
+import { api, band, el, fmt, header, metricGrid, PATTERN_NAMES, showError, table, when } from "./common.js";
 import { PALETTE, lineChart } from "./charts.js";
 import { mountLive } from "./liveview.js";
 
@@ -11,13 +11,14 @@ function scoreCard(d) {
     el("h2", {}, "Score"),
     el("div", { className: "row" },
       el("span", { className: "score-big", id: "score-value" }, fmt(s.score, 0)),
-      el("span", { className: "muted" }, "out of 100: the mean of the shares on force and on rate, times the share of the set done")),
+      el("span", { className: "muted" }, `out of 100: the mean of the shares on force${d.target_pattern ? ", on rate and on pattern" : " and on rate"}, times the share of the set done`)),
     metricGrid([
       ["Strokes", `${s.strokes_done} / ${d.target_strokes}`, s.complete ? "set complete" : "set not complete"],
       ["On force", fmt(s.pct_force_on_target, 0, "%"), `peak within ${band(d.force_band_n, "N", 1)}`],
       ["Mean peak force", fmt(s.mean_peak_force_n, 2, "N"), `${fmt(s.force_error_pct, 0, "%")} off ${fmt(d.target_force_n, 1, "N")}, CV ${fmt(s.force_cv_pct, 0, "%")}`],
       ["On rate", fmt(s.pct_rate_on_target, 0, "%"), `within ${band(d.rate_band_per_min, "/min")}`],
       ["Mean rate", fmt(s.mean_rate_per_min, 0, "/min"), `target ${fmt(d.target_rate_per_min, 0, "/min")}`],
+      ...(d.target_pattern ? [["On pattern", fmt(s.pct_pattern_on_target, 0, "%"), `strokes classified ${PATTERN_NAMES[d.target_pattern]}`]] : []),
     ]));
 }
 
@@ -48,6 +49,7 @@ async function history(box) {
       ["Score", (d) => fmt(d.score.score, 0), true],
       ["On force", (d) => fmt(d.score.pct_force_on_target, 0, "%"), true],
       ["On rate", (d) => fmt(d.score.pct_rate_on_target, 0, "%"), true],
+      ["Pattern", (d) => (d.target_pattern ? `${PATTERN_NAMES[d.target_pattern]} ${fmt(d.score.pct_pattern_on_target, 0, "%")}` : "any")],
       ["Force CV", (d) => fmt(d.score.force_cv_pct, 0, "%"), true],
     ],
     drills,
@@ -56,7 +58,7 @@ async function history(box) {
 
 function runDrill(area, drill, done) {
   area.replaceChildren(el("p", { className: "notice" },
-    `Make ${drill.target_strokes} strokes at ${fmt(drill.target_force_n, 1, "N")} and ${fmt(drill.target_rate_per_min, 0, "strokes/min")}. `,
+    `Make ${drill.target_strokes} ${drill.target_pattern ? PATTERN_NAMES[drill.target_pattern] + " " : ""}strokes at ${fmt(drill.target_force_n, 1, "N")} and ${fmt(drill.target_rate_per_min, 0, "strokes/min")}. `,
     "The drill ends by itself when the set is done."));
   const finishBtn = el("button", { type: "button", id: "finish", className: "danger" }, "Finish now");
   area.append(el("div", { className: "row" }, el("span", { className: "spacer" }), finishBtn));
@@ -105,12 +107,16 @@ async function run() {
       num("target_force_n", 5, 0.5, "Target force, N"),
       num("target_rate_per_min", 60, 5, "Target rate, strokes/min"),
       num("tolerance_pct", 20, 5, "Tolerance, %"),
+      el("label", {}, "Stroke pattern", el("select", { name: "target_pattern" },
+        el("option", { value: "" }, "any"),
+        ...["linear", "strumming", "j_stroke", "fanning"].map((p) => el("option", { value: p }, PATTERN_NAMES[p])))),
       el("button", { type: "submit", className: "primary" }, "Start drill"),
     );
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const body = Object.fromEntries(new FormData(form));
       for (const k of ["target_strokes", "target_force_n", "target_rate_per_min", "tolerance_pct"]) body[k] = Number(body[k]);
+      if (!body.target_pattern) delete body.target_pattern;
       try {
         runDrill(area, await api("/drills", { method: "POST", body }), done);
       } catch (err) {

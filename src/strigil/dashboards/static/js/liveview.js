@@ -1,7 +1,7 @@
 // The live feedback panel shared by the live view and the practice drill: a large force
 // readout coloured by the target band, a scrolling 10-s trace with the band shaded, strokes,
 // rate, times and link quality, fed by the session's live WebSocket.
-import { api, band, clock, el, fmt } from "./common.js";
+import { api, band, clock, el, fmt, PATTERN_COLORS, PATTERN_NAMES, patternBar } from "./common.js";
 import { bandPlugin, lineChart } from "./charts.js";
 
 const WINDOW_S = 10;
@@ -42,6 +42,7 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     metric("rate", "Stroke rate, last 30 s"),
     metric("inband", "Strokes in force band"),
     metric("over", "Over-force strokes"),
+    metric("pattern", "Stroke pattern"),
     ...(drill ? [] : [metric("session", "Session time"), metric("area", "Body area")]),
     metric("link", "Link"));
   const progress = drill ? el("div", { className: "progress" }, el("div", { id: "drill-progress" })) : null;
@@ -133,6 +134,12 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     m.over.value.textContent = String(s.over_force_strokes);
     m.over.value.className = "value " + (s.over_force_strokes ? "above" : "");
     m.over.sub.textContent = `peak above ${fmt(s.force_band_n[1], 1, "N")}`;
+    const p = s.last_stroke_pattern;
+    m.pattern.value.textContent = p ? PATTERN_NAMES[p] : "—";
+    m.pattern.value.style.color = p ? PATTERN_COLORS[p] : "";
+    m.pattern.value.title = p && s.last_stroke_turn_deg !== null ? `last stroke turned ${fmt(s.last_stroke_turn_deg, 0, "°")} about the tool's axis` : "";
+    if (drill && drill.target_pattern) m.pattern.value.className = "value " + (p === drill.target_pattern ? "within" : p ? "above" : "");
+    m.pattern.sub.replaceChildren(patternBar(s.pattern_counts, { id: "pattern-mix" }));
     if (!drill) {
       const minutes = s.session_elapsed_s / 60;
       m.session.value.textContent = clock(s.session_elapsed_s);

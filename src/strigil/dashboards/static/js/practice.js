@@ -1,6 +1,6 @@
 // Clinic dashboard (admins: every therapist) and "my practice" (a therapist's own work):
 // distributions of force, rate and duration with their CV, adherence, weekly trends, drills.
-import { api, el, fmt, header, me, showError, table } from "./common.js";
+import { api, el, fmt, header, me, patternBar, showError, table } from "./common.js";
 import { PALETTE, bandPlugin, lineChart, xBandPlugin } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -67,6 +67,21 @@ async function render(form, out) {
     rows,
   ));
   out.querySelector("table").id = "practice-table";
+
+  // Technique beside force: who uses which strokes, at which tilt, at which pace.
+  out.append(el("h2", {}, "Technique: stroke patterns, tilt and pace"));
+  const technique = table(
+    [
+      ["Therapist", (t) => t.username],
+      ["Stroke patterns", (t) => patternBar(t.figures.pattern_counts)],
+      ["Tilt", (t) => dist(t.figures.tilt_deg, 0, "°"), true],
+      ["Duration", (t) => dist(t.figures.duration_s, 2, "s"), true],
+      ["Rate", (t) => dist(t.figures.rate_per_min, 0, "/min"), true],
+    ],
+    rows,
+  );
+  technique.id = "technique-table";
+  out.append(technique);
 
   const histBox = el("div", { className: "chart", id: "practice-hist" });
   out.append(el("h2", {}, "Peak force, share of each therapist's strokes"), el("div", { className: "card" }, histBox));

@@ -1,18 +1,81 @@
 // Session report: score, zoomable force trace, distributions against the targets, time per
 // body area, strokes, outcomes and notes; prints cleanly for the patient record.
-import { api, band, clock, el, fmt, header, link, me, metricGrid, showError, table, when } from "./common.js";
+import { api, band, clock, el, fmt, header, link, me, metricGrid, PATTERN_NAMES, patternBar, showError, table, when } from "./common.js";
 import { bandPlugin, bin, histogram, lineChart } from "./charts.js";
 
 const main = document.getElementById("main");
 const sessionId = location.pathname.split("/").pop();
 const BOUT_GAP_S = 2.0;
 
+// The rate of each stroke that follows another in the same bout (null for a bout's first).
+function strokeRates(strokes) {
+  return strokes.map((k, i) => (i > 0 && k.start_s - strokes[i - 1].end_s < BOUT_GAP_S ? 60 / (k.start_s - strokes[i - 1].start_s) : null));
+}
+
 function rates(strokes) {
-  const out = [];
-  for (let i = 1; i < strokes.length; i++) {
-    if (strokes[i].start_s - strokes[i - 1].end_s < BOUT_GAP_S) out.push(60 / (strokes[i].start_s - strokes[i - 1].start_s));
-  }
-  return out;
+  return strokeRates(strokes).filter((r) => r !== null);
+}
+
+// "forearm: linear or J-stroke; elsewhere: linear"
+function expectedText(expected) {
+  const names = (ps) => ps.map((p) => PATTERN_NAMES[p]).join(" or ");
+  return Object.entries(expected)
+    .map(([area, ps]) => `${area === "*" ? "elsewhere" : area}: ${names(ps)}`)
+    .join("; ");
+}
+
+const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+
+// Technique: the session's pattern mix, each pattern's force, rate, duration and tilt, and the
+// mix per body area (the areas' counts come from the API's doses).
+function techniqueSection(strokes, areas) {
+  const counts = Object.fromEntries(Object.keys(PATTERN_NAMES).map((p) => [p, 0]));
+  for (const k of strokes) counts[k.pattern] += 1;
+  const r = strokeRates(strokes);
+  const rows = Object.keys(PATTERN_NAMES)
+    .filter((p) => counts[p])
+    .map((p) => {
+      const ks = strokes.map((k, i) => ({ ...k, rate: r[i] })).filter((k) => k.pattern === p);
+      return {
+        p,
+        n: ks.length,
+        peak: mean(ks.map((k) => k.peak_force_n)),
+        rate: mean(ks.map((k) => k.rate).filter((x) => x !== null)),
+        dur: mean(ks.map((k) => k.duration_s)),
+        tilt: mean(ks.map((k) => k.tilt_deg)),
+        turn: mean(ks.map((k) => (k.turn_deg === null ? null : Math.abs(k.turn_deg))).filter((x) => x !== null)),
+      };
+    });
+  const perPattern = table(
+    [
+      ["Pattern", (x) => PATTERN_NAMES[x.p]],
+      ["Strokes", (x) => x.n, true],
+      ["Mean peak force", (x) => fmt(x.peak, 1, "N"), true],
+      ["Mean rate", (x) => fmt(x.rate, 0, "/min"), true],
+      ["Mean duration", (x) => fmt(x.dur, 2, "s"), true],
+      ["Mean tilt", (x) => fmt(x.tilt, 0, "°"), true],
+      ["Mean turn", (x) => fmt(x.turn, 0, "°"), true],
+    ],
+    rows,
+  );
+  perPattern.id = "pattern-table";
+  const patterns = Object.keys(PATTERN_NAMES).filter((p) => areas.some((a) => a[`${p}_strokes`]));
+  const perArea = table(
+    [
+      ["Area", (a) => (a.area ? `${a.area}${a.side && a.side !== "none" ? " (" + a.side + ")" : ""}` : "no area chosen")],
+      ["Strokes", (a) => a.strokes, true],
+      ...patterns.map((p) => [PATTERN_NAMES[p], (a) => (a.strokes ? `${a[`${p}_strokes`]} (${Math.round((a[`${p}_strokes`] / a.strokes) * 100)} %)` : "—"), true]),
+    ],
+    areas,
+  );
+  perArea.id = "pattern-areas";
+  return [
+    el("h2", {}, "Technique"),
+    el("div", { className: "card", id: "session-pattern-mix" }, el("h3", {}, "Stroke patterns"), patternBar(counts)),
+    strokes.length ? perPattern : el("p", { className: "muted" }, "No strokes."),
+    el("h3", {}, "Patterns per body area"),
+    areas.length ? perArea : el("p", { className: "muted" }, "No strokes."),
+  ];
 }
 
 async function traceChart(box, targets) {
@@ -144,6 +207,10 @@ async function run() {
       ["Strokes in rate band", fmt(sc.pct_in_rate_band, 0, "%"), `mean ${fmt(sm.stroke_rate_per_min, 0, "/min")}, band ${band(tg.rate_band_per_min, "/min")}`],
       ["Treatment time", clock(sc.treatment_time_s), `target ${band(sc.treatment_time_target_s.map((x) => x / 60), "min", 0)}`, st(sc.treatment_time_status)],
       ["Session length", fmt(sc.session_length_min, 1, "min"), `norm ${band(tg.session_length_band_min, "min")}`, st(sc.session_length_status)],
+      ...(Object.keys(tg.expected_patterns || {}).length
+        ? [["Strokes of the expected pattern", fmt(sc.pct_expected_pattern, 0, "%"),
+            `${expectedText(tg.expected_patterns)} · ${sc.pattern_strokes_scored} scored, ${sc.unknown_pattern_strokes} unknown`]]
+        : []),
     ]),
   );
   const traceBox = el("div", { className: "chart", id: "report-trace" });
@@ -164,6 +231,8 @@ async function run() {
   histogram(durBox, { title: "Stroke duration", xLabel: "duration, s", edges: hd.edges, counts: hd.counts, color: "#8e44ad" });
   const hr = bin(rates(strokes), 0, 120, 5);
   histogram(rateBox, { title: "Stroke rate (within bouts)", xLabel: "rate, strokes/min", edges: hr.edges, counts: hr.counts, band: tg.rate_band_per_min, color: "#00838f" });
+
+  main.append(...techniqueSection(strokes, summary.areas));
 
   main.append(el("h2", {}, "Time per body area"));
   const areaBand = tg.area_time_band_s;
@@ -192,6 +261,8 @@ async function run() {
     ["Impulse", (k) => fmt(k.impulse_ns, 2, "N·s"), true],
     ["Tilt", (k) => fmt(k.tilt_deg, 0, "°"), true],
     ["Direction", (k) => k.direction],
+    ["Pattern", (k) => PATTERN_NAMES[k.pattern]],
+    ["Turn", (k) => fmt(k.turn_deg, 0, "°"), true],
   ];
   const indexed = strokes.map((k, i) => ({ ...k, i }));
   const box = el("div", { id: "stroke-table" }, table(strokeCols, indexed.slice(0, 100)));
