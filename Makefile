@@ -84,6 +84,7 @@ unit: $(STAMP) $(VENDOR) $(VALIDATORS) servers
 ## bench: the benchmarks of docs/benchmarks.md
 bench: $(STAMP) $(VENDOR) servers
 	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_patterns.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_forward_latency.py

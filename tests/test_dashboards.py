@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -30,6 +31,14 @@ pytestmark = [
     pytest.mark.slow,  # a real server and Chromium
 ]
 
+PATTERN_NAMES = {
+    "linear": "linear",
+    "strumming": "strumming",
+    "j_stroke": "J-stroke",
+    "fanning": "fanning",
+    "unknown": "unknown",
+}
+"""How the pages name each pattern."""
 ARTIFACTS = Path(os.environ.get("STRIGIL_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
 
 
@@ -153,6 +162,14 @@ def test_login_rejects_a_wrong_password_and_admits_the_right_one(browser, demo: 
     assert "dana" in rows
     assert "tom" in rows
     assert "whole clinic" in rows
+    # technique beside force: each therapist's pattern mix (the bar's parts sum to 100 %)
+    technique = page.inner_text("#technique-table")
+    assert "dana" in technique
+    assert "tom" in technique
+    shares = [int(x) for x in re.findall(r"(\d+) %", page.inner_text("#technique-table tbody tr"))]
+    assert shares
+    assert abs(sum(shares) - 100) <= len(shares)
+    assert page.locator("#technique-table .pattern-bar span").count() >= 2
     _shot(page, "02-clinic-dashboard")
     assert page.errors == []
 
@@ -212,6 +229,9 @@ def test_live_view_moves_switches_area_and_stops_into_the_report(browser, demo: 
     assert "no contact" in seen  # between strokes: grey, not "too light"
     assert seen - {"no contact"}, seen  # and coloured against the band during strokes
     assert page.inner_text("#m-link") == "live"
+    # the newest stroke's pattern and the session's mix so far
+    _until(lambda: page.inner_text("#m-pattern") in PATTERN_NAMES.values(), "a stroke's pattern")
+    assert page.locator("#pattern-mix span").count() >= 1
     _shot(page, "03-live-view")
     page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
     _shot(page, "03b-live-view-tablet")
@@ -240,6 +260,14 @@ def test_live_view_moves_switches_area_and_stops_into_the_report(browser, demo: 
     assert strokes > 0
     assert f"Strokes ({strokes})" in page.inner_text("main")
     assert "forearm extensors" in page.inner_text("main")  # time per body area
+    # technique: the per-pattern table counts what the API says the strokes were
+    with closing(demo.client("dana")) as api:
+        stored = api.get(f"/api/v1/sessions/{sid}/strokes").json()
+    counts = Counter(k["pattern"] for k in stored)
+    table_text = page.inner_text("#pattern-table")
+    for pattern, n in counts.items():
+        assert re.search(rf"^{PATTERN_NAMES[pattern]}\t{n}\t", table_text, re.M), (pattern, n)
+    assert "forearm extensors" in page.inner_text("#pattern-areas")
     _shot(page, "05-report")
     page.emulate_media(media="print")
     _shot(page, "06-report-print")
@@ -257,6 +285,7 @@ def test_practice_drill_runs_live_and_is_scored_and_kept(browser, demo: Demo) ->
     page.fill("input[name=target_strokes]", "5")
     page.fill("input[name=target_force_n]", "5")
     page.fill("input[name=target_rate_per_min]", "40")
+    page.select_option("select[name=target_pattern]", "strumming")
     page.click("#drill-form button[type=submit]")
     page.wait_for_selector("#readout")
     _shot(page, "07-drill-live")
@@ -271,6 +300,8 @@ def test_practice_drill_runs_live_and_is_scored_and_kept(browser, demo: Demo) ->
     assert score["strokes_done"] == 5
     assert score["complete"] is True
     assert abs(shown - score["score"]) <= 0.5  # the page rounds to a whole point
+    assert done[0]["target_pattern"] == "strumming"
+    assert "On pattern" in page.inner_text("#drill-score")
     assert "Your drills" in page.inner_text("#drill-list")
     assert page.errors == []
 

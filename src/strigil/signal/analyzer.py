@@ -7,7 +7,9 @@ Pipeline (docs/algorithms.md has the reasoning and the numbers):
    nor invents one: a straight line has no peak of its own); a longer gap ends the *run*:
    the signal on either side is analysed separately and a stroke cut by the gap is counted
    as incomplete, never guessed.
-2. **Smoothing.** Savitzky–Golay, quadratic, about 80 ms: a linear-phase FIR that keeps peak
+2. **Knocks, then smoothing.** Spikes standing far out of a 0.1-s running median (knocks) are
+   replaced by the median (:mod:`strigil.signal.knocks`), so a knock on a stroke neither
+   splits it nor sets its peak. Then Savitzky–Golay, quadratic, about 80 ms: a linear-phase FIR that keeps peak
    heights and delays nothing once centred; each run's edges are padded with its end values.
 3. **Zero drift.** In fixed blocks of 0.25 s the tracker finds quiet blocks (force standard
    deviation < 0.05 N) that lie no more than 0.15 N above the current zero: the edge is off the
@@ -22,6 +24,10 @@ Pipeline (docs/algorithms.md has the reasoning and the numbers):
    own peak, within its boundaries.
 5. **Checks.** A peak below the minimum stroke force (resting contact), a stroke shorter than
    0.15 s (a knock) or longer than ``max_stroke_duration_s`` (a hold) is not a stroke.
+6. **Pattern.** The turn about the tool's z (gyroscope, bias removed by
+   :mod:`strigil.signal.gyro`), where in the stroke it happens and whether the edge stayed on
+   the skin at each end give the pattern (:mod:`strigil.signal.patterns`). A stroke ending at
+   a dip waits for the next stroke's peak before it is reported.
 
 Only the state machine of step 4 is a Python loop, and it visits only the turning points of
 the smoothed force inside contact regions; everything else is vectorised.
@@ -85,13 +91,26 @@ class Analysis:
 @dataclass(slots=True)
 class _Candidate:
     left: int  # global index of the left context sample (below 10 % or the dip itself)
-    left_dip: bool
+    left_dip: bool  # the left boundary is a dip of the split rule
     left_open: bool  # region began at a run's first sample: nothing known before it
     peak: int
     peak_n: float
     right: int  # global index of the right context sample
     right_dip: bool
     right_open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What a stroke's pattern is decided on (strigil.signal.patterns)."""
+
+    left_g: int  # global index of the dip it starts at, or -1 (it rose from the edge lifted)
+    left_n: float  # force at that dip
+    right_g: int  # the dip it ends at, or -1
+    right_n: float
+    pull: bool
+    turn_deg: float | None
+    late_turn_deg: float
 
 
 class StrokeAnalyzer:
@@ -151,8 +170,10 @@ class StrokeAnalyzer:
             quiet_dps=self.settings.gyro_quiet_dps,
             max_bias_dps=self.settings.gyro_bias_max_dps,
         )
-        self._prev_join: tuple[int, bool] | None = None
-        """(global index of the dip, pull?) of the last stroke, if it ended at a dip."""
+        self._prev_join: tuple[int, bool, float] | None = None
+        """(global index of the dip, pull?, peak N) of the last stroke, if it ended at a dip."""
+        self._held: tuple[Stroke, _Evidence] | None = None
+        """A stroke ending at a dip, waiting for the next stroke's peak (:meth:`_settle`)."""
         self._block = max(round(self.settings.zero_block_s * self.rate_hz), 2)
         self._batch = max(round(batch_s * self.rate_hz), 1)
         self._region_thr = self.settings.region_threshold_n
@@ -245,6 +266,7 @@ class StrokeAnalyzer:
         out = self._drain()
         if self._run_open:
             out += self._end_run()
+        out += self._release_held(at_end=True)
         self._finished = True
         return out
 
@@ -524,15 +546,16 @@ class StrokeAnalyzer:
         elif final and self._in_region:
             cands = self._close_region(g0 + n - 1)
         self._next_g = g0 + max(hi, lo)
-        out: list[Stroke] = []
+        found: list[tuple[Stroke, _Evidence]] = []
         if len(cands) > 2:
-            out = self._measure(w, g0, cands)
+            found = self._measure(w, g0, cands)
         else:
             for c in cands:
-                stroke = self._measure_one(w, g0, c)
-                if stroke is not None:
-                    out.append(stroke)
-        return out
+                one = self._measure_one(w, g0, c)
+                if one is not None:
+                    found.append(one)
+        out = self._settle(found) if found else []
+        return out + self._release_held()
 
     def _events(self, x: FloatArray, lo: int, hi: int, g0: int, *, final: bool) -> list[_Candidate]:
         thr = self._region_thr
@@ -624,7 +647,9 @@ class StrokeAnalyzer:
 
     # --- stage 5: measure and check -----------------------------------------------------
 
-    def _measure_one(self, w: FloatArray, g0: int, c: _Candidate) -> Stroke | None:
+    def _measure_one(
+        self, w: FloatArray, g0: int, c: _Candidate
+    ) -> tuple[Stroke, _Evidence] | None:
         """:meth:`_measure` for one candidate, in scalars: a stream finds strokes one by one,
         and the vectorised form's fixed cost (≈ 60 numpy calls) would dominate there."""
         s = self.settings
@@ -674,9 +699,11 @@ class StrokeAnalyzer:
         if not np.isnan(gc[max(math.floor(start_pos), 0) : last + 2]).any():
             turn = _integral1(t, gc, start_pos, end_pos)
             late = _integral1(t, gc, end_pos - (end_pos - start_pos) / 3, end_pos)
-        pattern = self._pattern(
-            c.left if c.left_dip and not found_start else None,
-            c.right if c.right_dip and not found_end else None,
+        evidence = _Evidence(
+            c.left if c.left_dip else -1,
+            float(x[left]),
+            c.right if c.right_dip else -1,
+            float(x[right]),
             direction >= 0,
             turn,
             late,
@@ -696,36 +723,73 @@ class StrokeAnalyzer:
             tilt,
             "pull" if direction >= 0 else "push",
             saturated,
-            pattern,
+            "unknown",  # decided by _settle, once the next stroke's peak is known
             turn,
         )
-        self.strokes.append(stroke)
-        return stroke
+        return stroke, evidence
 
-    def _pattern(
-        self,
-        joined_left_g: int | None,
-        joined_right_g: int | None,
-        pull: bool,
-        turn_deg: float | None,
-        late_turn_deg: float,
-    ) -> Pattern:
-        """Classify a stroke that will be kept, in time order (the left neighbour is known)."""
-        same_way: bool | None = None
+    def _settle(self, found: Sequence[tuple[Stroke, _Evidence]]) -> list[Stroke]:
+        """Give measured strokes their patterns, in time order, and keep them.
+
+        Whether the edge stayed on the skin at a dip depends on both strokes' peaks (the dip
+        against the smaller one), so a stroke ending at a dip is held until the stroke after it
+        is measured — or until it is clear that none will be (:meth:`_release_held`).
+        """
+        out: list[Stroke] = []
+        for stroke, ev in found:
+            if self._held is not None:
+                held, held_ev = self._held
+                self._held = None
+                after = stroke.peak_force_n if ev.left_g == held_ev.right_g else None
+                out.append(self._classified(held, held_ev, after))
+            if ev.right_g >= 0:
+                self._held = (stroke, ev)
+            else:
+                out.append(self._classified(stroke, ev, None))
+        self.strokes.extend(out)
+        return out
+
+    def _release_held(self, *, at_end: bool = False) -> list[Stroke]:
+        """The held stroke, if the one after it is no longer being built (its region ended, or
+        it was not a stroke) or the data ended: judged on its own peak at its right."""
+        if self._held is None:
+            return []
+        if not at_end and self._in_region and self._left == self._held[1].right_g:
+            return []
+        held, held_ev = self._held
+        self._held = None
+        stroke = self._classified(held, held_ev, None)
+        self.strokes.append(stroke)
+        return [stroke]
+
+    def _classified(self, stroke: Stroke, ev: _Evidence, next_peak_n: float | None) -> Stroke:
+        """``stroke`` with its pattern; strokes come here in time order."""
+        lift = self.settings.boundary_fraction
+        peak = stroke.peak_force_n
         prev = self._prev_join
-        if joined_left_g is not None and prev is not None and prev[0] == joined_left_g:
-            same_way = prev[1] == pull
-        self._prev_join = None if joined_right_g is None else (joined_right_g, pull)
-        return classify(
-            turn_deg,
-            None if turn_deg is None else late_turn_deg,
-            joined_left=joined_left_g is not None,
-            joined_right=joined_right_g is not None,
+        same_way: bool | None = None
+        if ev.left_g >= 0 and prev is not None and prev[0] == ev.left_g:
+            joined_left = ev.left_n >= lift * min(peak, prev[2])
+            same_way = (prev[1] == ev.pull) if joined_left else None
+        else:  # a dip after something that was not kept as a stroke
+            joined_left = ev.left_g >= 0 and ev.left_n >= lift * peak
+        joined_right = ev.right_g >= 0 and ev.right_n >= lift * min(
+            peak, peak if next_peak_n is None else next_peak_n
+        )
+        self._prev_join = None if ev.right_g < 0 else (ev.right_g, ev.pull, peak)
+        pattern = classify(
+            ev.turn_deg,
+            None if ev.turn_deg is None else ev.late_turn_deg,
+            joined_left=joined_left,
+            joined_right=joined_right,
             same_way_as_left=same_way,
             settings=self.settings,
         )
+        return stroke._replace(pattern=pattern)
 
-    def _measure(self, w: FloatArray, g0: int, cands: Sequence[_Candidate]) -> list[Stroke]:
+    def _measure(
+        self, w: FloatArray, g0: int, cands: Sequence[_Candidate]
+    ) -> list[tuple[Stroke, _Evidence]]:
         s = self.settings
         left = np.fromiter((c.left - g0 for c in cands), np.intp, len(cands))
         right = np.fromiter((c.right - g0 for c in cands), np.intp, len(cands))
@@ -767,8 +831,8 @@ class StrokeAnalyzer:
         incomplete = (left_open & ~found_start) | (right_open & ~found_end)
         left_dip = np.fromiter((c.left_dip for c in cands), bool, len(cands))[strong]
         right_dip = np.fromiter((c.right_dip for c in cands), bool, len(cands))[strong]
-        joined_left = np.where(left_dip & ~found_start, left + g0, -1)
-        joined_right = np.where(right_dip & ~found_end, right + g0, -1)
+        joined_left = np.where(left_dip, left + g0, -1)
+        joined_right = np.where(right_dip, right + g0, -1)
         start_s = _time_at(t, start_pos)
         end_s = _time_at(t, end_pos)
         duration = end_s - start_s
@@ -806,8 +870,9 @@ class StrokeAnalyzer:
         turns: list[float | None] = [
             None if u else v for u, v in zip(unknown_turn.tolist(), turn.tolist(), strict=True)
         ]
-        patterns = [
-            self._pattern(None if jl < 0 else jl, None if jr < 0 else jr, pull, tn, lt)
+        evidence = [
+            _Evidence(jl, float(x[jl - g0]) if jl >= 0 else 0.0,
+                      jr, float(x[jr - g0]) if jr >= 0 else 0.0, pull, tn, lt)
             for jl, jr, pull, tn, lt in zip(
                 joined_left.tolist(),
                 joined_right.tolist(),
@@ -816,7 +881,7 @@ class StrokeAnalyzer:
                 late.tolist(),
                 strict=True,
             )
-        ]
+        ]  # fmt: skip
         saturated = np.zeros(first.size, dtype=bool)
         if self.force_limit_n is not None:
             raw_max = _segment_max(w[_RAW], first, last)
@@ -838,14 +903,13 @@ class StrokeAnalyzer:
                     tilt.tolist(),
                     np.where(direction >= 0, "pull", "push").tolist(),
                     saturated.tolist(),
-                    patterns,
+                    ["unknown"] * len(turns),  # decided by _settle
                     turns,
                     strict=True,
                 ),
             )
         )
-        self.strokes.extend(strokes)
-        return strokes
+        return list(zip(strokes, evidence, strict=True))
 
 
 # --- vectorised helpers -------------------------------------------------------------------

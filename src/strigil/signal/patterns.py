@@ -7,7 +7,9 @@ The evidence for a stroke's pattern is three numbers the analyzer measures on it
   gyroscope);
 - ``late_turn_deg``: the part of that turn in the stroke's last third, by time;
 - whether the edge was lifted on either side: a stroke that starts or ends at a dip of the split
-  rule, its force never falling to 10 % of its own peak, is *joined* to its neighbour there.
+  rule whose force stays at or above ``boundary_fraction`` (10 %) of the smaller of the two
+  peaks is *joined* to its neighbour there (the edge stayed on the skin); where the force fell
+  lower, or to nothing, the edge was lifted.
 
 and one about its neighbour: whether the stroke joined on its left moved the other way.
 

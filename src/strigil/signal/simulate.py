@@ -119,6 +119,9 @@ class Scenario:
     deep enough, the tool turned in the hand, tilt drifting through a bout, dragged returns."""
     gyro_bias_dps: float = 1.5
     """Largest gyroscope z bias of the simulated tool (it also wanders by a third of this)."""
+    tremor_dps: float = 0.0
+    """The hand's tremor on the gyroscope (4–9 Hz, this RMS on each axis), all the time: with
+    2 deg/s or more the tool is never still enough to show its bias."""
 
 
 def _radio_quiet(s: Scenario) -> Scenario:
@@ -156,6 +159,7 @@ SCENARIOS: Final[dict[str, Scenario]] = {
         Scenario("light", peak_force_range_n=(1.8, 2.6), noise_n=0.04),
         Scenario("lossy", loss_bursts_per_min=6.0, disconnects_per_min=0.5),
         Scenario("hard_hands", hard=1.0, knocks_on_strokes_per_min=3.0, gyro_bias_dps=3.0),
+        Scenario("shaky", tremor_dps=2.5, gyro_bias_dps=2.0, hard=0.5),
     )
 }
 
@@ -344,7 +348,7 @@ def _therapist(rng: np.random.Generator, scenario: Scenario) -> Therapist:
         arc_deg=float(rng.uniform(36, 75)),
         arc_radius_m=float(rng.uniform(0.03, 0.12)),
         travel_m=float(rng.uniform(0.05, 0.11)),
-        strum_depth=float(rng.uniform(0.2, 0.55)),
+        strum_depth=float(rng.uniform(0.15, 0.55)),
         drag=float(rng.uniform(0.02, 0.06)) if rng.random() < hard else 0.0,
         tilt_drift_deg=float(rng.uniform(-15, 15)) if rng.random() < hard else 0.0,
         roll_change_prob=float(rng.uniform(0.1, 0.4)) if rng.random() < hard else 0.0,
@@ -446,16 +450,17 @@ def _plan_strumming(
     peaks = [_peak(rng, th) for _ in range(count)]
     # Dips are set against the peaks as the sensor reports them (clipped at full scale, give or
     # take drift), so that every planned boundary is a boundary by the 30 % rule (at most 62 %
-    # of the smaller peak) and the edge is never lifted (at least 13 % of the larger).
+    # of the smaller peak) and the edge is never lifted (at least 13 % of the smaller; below
+    # 10 % of the larger is allowed: a big stroke beside a small one).
     seen = [min(p, limit_n - 0.5) for p in peaks]
     levels = [0.0]
     shallow = rng.random() < hard
     for i in range(1, count):
-        small, large = min(seen[i - 1], seen[i]), max(seen[i - 1], seen[i])
+        small = min(seen[i - 1], seen[i])
         depth = (
             float(rng.uniform(0.55, 0.62)) if shallow else th.strum_depth * rng.uniform(0.7, 1.3)
         )
-        levels.append(float(np.clip(depth * small, 0.13 * large, 0.62 * small)))
+        levels.append(float(np.clip(depth * small, 0.13 * small, 0.62 * small)))
     levels.append(0.0)
     direction = 1 if rng.random() < 0.5 else -1
     rock = float(rng.uniform(8.0, 25.0))
@@ -820,6 +825,12 @@ def simulate_session(
     bias = rng.uniform(-sc.gyro_bias_dps, sc.gyro_bias_dps, 3)
     wander = sc.gyro_bias_dps / 3 * np.sin(2 * np.pi * t / float(rng.uniform(200, 600)))
     gyr = clean_gyr + bias + wander[:, None] + rng.normal(0, 0.3, (n, 3))
+    if sc.tremor_dps > 0:
+        for axis in range(3):  # a sum of a few tremor tones with drifting phase
+            tone = np.zeros(n)
+            for f_hz in rng.uniform(4.0, 9.0, 4):
+                tone += np.sin(2 * np.pi * f_hz * t + rng.uniform(0, 2 * np.pi))
+            gyr[:, axis] += sc.tremor_dps * tone / math.sqrt(2.0)
 
     clean_z = clean_gyr[:, 2]
     for k, (s, (start, end, peak, saturated)) in enumerate(zip(strokes, bounds, strict=True)):
