@@ -111,12 +111,10 @@ def main() -> None:
     right = sum(v for (a, b), v in confusion.items() if a == b)
     majority = max(sum(v for (a, _), v in confusion.items() if a == k) for k in KINDS)
     worst, worst_r = min(per_therapist, key=lambda x: x[0])
-    print(
-        f"## Stroke patterns — {len(results)} simulated therapists, seeds {base}..{base + len(jobs) - 1}\n"
-    )
-    print(
-        f"`.venv/bin/python bench/bench_patterns.py --therapists {args.therapists} --seed-base {base}`\n"
-    )
+    last = base + len(jobs) - 1
+    print(f"## Stroke patterns — {len(results)} simulated therapists, seeds {base}..{last}\n")
+    again = f"--therapists {args.therapists} --seed-base {base}"
+    print(f"`.venv/bin/python bench/bench_patterns.py {again}`\n")
     print(f"- strokes matched to the truth: {total:,}")
     print(f"- pattern accuracy: **{right / total * 100:.2f} %** (goal ≥ 95 %)")
     print(

@@ -64,7 +64,6 @@ EVENT_COLUMNS: Final = (
     ("impulse_ns", "N·s"),
     ("tilt_deg", "deg"),
     ("direction", None),
-    ("pattern", None),
     ("turn_deg", "deg"),
     ("saturated", None),
     ("incomplete", None),
@@ -144,7 +143,8 @@ def _events_json() -> dict[str, Any]:
                 "strumming": "short strokes back and forth without lifting",
                 "j_stroke": "a linear stroke ending in a hook (>= 20 deg about tool z)",
                 "fanning": "an arc about a pivot (>= 30 deg about tool z over the stroke)",
-                "unknown": "not told with confidence (this version does not classify yet)",
+                "unknown": "not told with confidence (a turn between straight and hook, a "
+                "joined stroke that did not reverse, or no gyroscope)",
             },
         },
     }  # fmt: skip

@@ -9,8 +9,9 @@ Pipeline (docs/algorithms.md has the reasoning and the numbers):
    as incomplete, never guessed.
 2. **Knocks, then smoothing.** Spikes standing far out of a 0.1-s running median (knocks) are
    replaced by the median (:mod:`strigil.signal.knocks`), so a knock on a stroke neither
-   splits it nor sets its peak. Then Savitzky–Golay, quadratic, about 80 ms: a linear-phase FIR that keeps peak
-   heights and delays nothing once centred; each run's edges are padded with its end values.
+   splits it nor sets its peak. Then Savitzky–Golay, quadratic, about 80 ms: a linear-phase
+   FIR that keeps peak heights and delays nothing once centred; each run's edges are padded
+   with its end values.
 3. **Zero drift.** In fixed blocks of 0.25 s the tracker finds quiet blocks (force standard
    deviation < 0.05 N) that lie no more than 0.15 N above the current zero: the edge is off the
    skin there, and the block's mean becomes the zero for the following samples. A hand resting
@@ -39,7 +40,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -50,7 +51,7 @@ from strigil.signal.knocks import KnockFilter
 from strigil.signal.patterns import classify
 from strigil.signal.settings import AnalysisSettings
 from strigil.signal.smoothing import savgol_smoothing_coeffs, smoothing_window_samples
-from strigil.signal.strokes import Pattern, Stroke, Summary, summarize
+from strigil.signal.strokes import Stroke, Summary, summarize
 
 Chunk = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 """One fed chunk: t_s (n,), force_n (n,), acc_g (n, 3), gyr_z_dps (n,) (NaN: no gyroscope)."""
@@ -854,22 +855,26 @@ class StrokeAnalyzer:
         last = np.floor(end_pos).astype(np.intp)
         last = np.maximum(last, first)
         tilt, direction = _tilt_and_direction(w, first, last)
-        gc = w[_GC]
-        no_gyro = np.isnan(gc)
-        gc_known = np.where(no_gyro, 0.0, gc)
-        turn = _integral(t, gc_known, start_pos, end_pos)
-        late = _integral(t, gc_known, end_pos - (end_pos - start_pos) / 3, end_pos)
-        unknown_turn = (
-            _segment_max(
-                no_gyro.astype(np.float64),
-                np.maximum(first - 1, 0),
-                np.minimum(last + 1, t.size - 1),
+        turns: list[float | None] = [None] * first.size
+        late = np.zeros(first.size)
+        span = w[_GC, int(first[0]) - 1 if first[0] > 0 else 0 : int(last[-1]) + 2]
+        if not np.isnan(span).all():  # a tool or file without a gyroscope has no turn
+            no_gyro = np.isnan(w[_GC])
+            gc_known = np.where(no_gyro, 0.0, w[_GC])
+            turn, late = _integral(
+                t, gc_known, (start_pos, end_pos - (end_pos - start_pos) / 3), end_pos
             )
-            > 0
-        )
-        turns: list[float | None] = [
-            None if u else v for u, v in zip(unknown_turn.tolist(), turn.tolist(), strict=True)
-        ]
+            unknown_turn = (
+                _segment_max(
+                    no_gyro.astype(np.float64),
+                    np.maximum(first - 1, 0),
+                    np.minimum(last + 1, t.size - 1),
+                )
+                > 0
+            )
+            turns = [
+                None if u else v for u, v in zip(unknown_turn.tolist(), turn.tolist(), strict=True)
+            ]
         evidence = [
             _Evidence(jl, float(x[jl - g0]) if jl >= 0 else 0.0,
                       jr, float(x[jr - g0]) if jr >= 0 else 0.0, pull, tn, lt)
@@ -976,7 +981,8 @@ def _chunk_problem(
 
 
 def _fill(rows: FloatArray, pending: Sequence[Chunk]) -> None:
-    """Write checked-shape chunks into ``rows`` (8, n), a column per sample (_F, _GC zeroed)."""
+    """Write checked-shape chunks into ``rows`` (8, n), a column per sample (_F zeroed; _GC is
+    written by the smoothing stage)."""
     i = 0
     for t, f, a, gz in pending:
         k = t.shape[0]
@@ -986,7 +992,6 @@ def _fill(rows: FloatArray, pending: Sequence[Chunk]) -> None:
         rows[_GZ, i : i + k] = gz
         i += k
     rows[_F] = 0.0
-    rows[_GC] = 0.0
 
 
 def _ranges(starts: IntArray, stops: IntArray) -> tuple[IntArray, IntArray]:
@@ -1039,8 +1044,17 @@ def _time_at(t: FloatArray, pos: FloatArray) -> FloatArray:
     return out
 
 
-def _integral(t: FloatArray, x: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
-    """Trapezoidal ∫x dt between fractional sample positions a and b."""
+@overload
+def _integral(t: FloatArray, x: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray: ...
+@overload
+def _integral(
+    t: FloatArray, x: FloatArray, a: tuple[FloatArray, FloatArray], b: FloatArray
+) -> tuple[FloatArray, FloatArray]: ...
+def _integral(
+    t: FloatArray, x: FloatArray, a: FloatArray | tuple[FloatArray, FloatArray], b: FloatArray
+) -> FloatArray | tuple[FloatArray, FloatArray]:
+    """Trapezoidal ∫x dt between fractional sample positions a and b (a pair of ``a``: both
+    integrals, from one running sum)."""
     # twice the running integral (halving is exact, so it is applied where it is read)
     trapezoids = x[1:] + x[:-1]
     trapezoids *= t[1:] - t[:-1]
@@ -1056,7 +1070,10 @@ def _integral(t: FloatArray, x: FloatArray, a: FloatArray, b: FloatArray) -> Flo
         part: FloatArray = 0.5 * cum2[i] + step * (u * x[i] + 0.5 * u * u * (x[j] - x[i]))
         return part
 
-    out: FloatArray = at(b) - at(a)
+    end = at(b)
+    if isinstance(a, tuple):
+        return end - at(a[0]), end - at(a[1])
+    out: FloatArray = end - at(a)
     return out
 
 
