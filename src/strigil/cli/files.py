@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 from strigil.cli.errors import CliError, check_rate, settings_or_fail
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from strigil.signal.analyzer import Analysis
+    from strigil.signal.strokes import Stroke
 
 
 def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
@@ -120,6 +123,7 @@ def analyze_command(args: argparse.Namespace) -> int:
         f"  mean force         {_fmt(s.mean_force_n, 'N', 2)}",
         f"  peak-force CV      {'—' if s.force_cv is None else f'{s.force_cv * 100:.0f} %'}",
         f"  handle tilt        {_fmt(s.mean_tilt_deg, '°')} (mean)",
+        f"  stroke patterns    {_pattern_mix(analysis.strokes)}",
         f"  total impulse      {s.total_impulse_ns:.1f} N·s",
         f"  lost samples       {s.lost_samples}"
         + (
@@ -294,3 +298,16 @@ def import_command(args: argparse.Namespace) -> int:
         f"  time series: {where}\n  metadata:    {settings.metadata_url}"
     )
     return 0
+
+
+def _pattern_mix(strokes: Sequence[Stroke]) -> str:
+    """'linear 12 (40 %), strumming 18 (60 %)': the patterns that occur, in contract order."""
+    from strigil.signal.patterns import pattern_counts
+
+    counts = pattern_counts(k.pattern for k in strokes)
+    total = sum(counts.values())
+    if not total:
+        return "—"
+    return ", ".join(
+        f"{p.replace('_', '-')} {n} ({n / total * 100:.0f} %)" for p, n in counts.items() if n
+    )
