@@ -63,6 +63,8 @@ class InfluxServer:
     http_port: int
     rpc_port: int
     process: subprocess.Popen[bytes] | None = None
+    auth: bool = False
+    """Authentication on (as a production InfluxDB is): see :meth:`bootstrap_admin`."""
 
     @property
     def url(self) -> str:
@@ -85,6 +87,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [http]
   bind-address = "127.0.0.1:{self.http_port}"
   log-enabled = false
+  auth-enabled = {"true" if self.auth else "false"}
 [monitor]
   store-enabled = false
 [subscriber]
@@ -108,6 +111,25 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
         _wait(up, "influxd")
 
+    def influxql(self, statement: str, *, user: str, password: str) -> str:
+        """Run one statement with Debian's ``influx`` CLI (a client strigil did not write)."""
+        done = subprocess.run(
+            ["influx", "-host", "127.0.0.1", "-port", str(self.http_port), "-username", user,
+             "-password", password, "-format", "csv", "-execute", statement],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        if done.returncode != 0 or done.stderr.strip():
+            raise RuntimeError(f"influx {statement!r}: {done.stdout}{done.stderr}")
+        return done.stdout
+
+    def bootstrap_admin(self, user: str, password: str) -> None:
+        """The first user of an authenticated InfluxDB: an admin (allowed before any exists)."""
+        r = httpx.post(
+            f"{self.url}/query",
+            params={"q": f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"},
+        )
+        r.raise_for_status()
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -120,9 +142,9 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
 
 @contextlib.contextmanager
-def influx_server() -> Iterator[InfluxServer]:
+def influx_server(*, auth: bool = False) -> Iterator[InfluxServer]:
     with tempfile.TemporaryDirectory(prefix="strigil-influx-") as tmp:
-        server = InfluxServer(Path(tmp), free_port(), free_port())
+        server = InfluxServer(Path(tmp), free_port(), free_port(), auth=auth)
         server.start()
         try:
             yield server

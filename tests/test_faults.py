@@ -209,3 +209,76 @@ def test_a_full_write_queue_is_a_clear_error_in_the_live_view_and_the_log(stack)
     assert "could not make ingest durable" in api.log()
     assert httpx.get(f"{api.url}/api/v1/health").status_code == 200  # no crash
     assert retried == 0  # every frame of the refused batch is stored when sent again
+
+
+def test_serve_restarts_into_a_queue_influxd_down_and_a_session_running(
+    stack, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The state a crash under an InfluxDB outage leaves: samples queued on disk, InfluxDB
+    away, a session active. `strigil serve` (killed with SIGKILL) must start in it, serve,
+    replay the queue in order once InfluxDB is back, and stop the session with every sample
+    stored once and every stroke in its summary."""
+    api, influxd, token, user = stack
+    sim = simulate_session(minutes=1.0, seed=21, rate_hz=RATE_HZ, scenario="lifted")
+    frames = samples_to_frames(
+        sim.t_s, sim.force_n, sim.acc_g, sim.gyr_dps, rate_hz=RATE_HZ, per_frame=16
+    )
+    thirds = [frames[: len(frames) // 3], frames[len(frames) // 3 : 2 * len(frames) // 3],
+              frames[2 * len(frames) // 3 :]]  # fmt: skip
+    first_ns = time.time_ns() + 2 * 10**9
+    stamp = {id(f): first_ns + k * 80_000_000 for k, f in enumerate(frames)}  # 16 samples/80 ms
+
+    async def send(part: list[bytes], serial: str, first_id: int) -> str:
+        ws, tool_id = await hello(api, token, serial)
+        for k in range(0, len(part), 5):
+            chunk = part[k : k + 5]
+            await ws.send(encode_batch(first_id + k, [(stamp[id(f)], f) for f in chunk]))
+            reply = json.loads(await ws.recv())
+            assert reply["type"] == "ack", reply
+        await ws.close()
+        return tool_id
+
+    async def register() -> str:
+        ws, tool_id = await hello(api, token, "R-1")
+        await ws.close()
+        return tool_id
+
+    tool_id = asyncio.run(register())
+    sid = start_session(api, user, tool_id)
+    time.sleep(2.5)  # the frames are stamped after the session began
+    asyncio.run(send(thirds[0], "R-1", 0))
+    influxd.stop()
+    asyncio.run(send(thirds[1], "R-1", 10_000))  # acknowledged: queued on the API's disk
+    queue = Path(api.env["STRIGIL_DATA_DIR"]) / "influx-queue"
+    assert any(queue.iterdir()), "nothing was queued while influxd was down"
+    api.kill()
+
+    api.start()  # queue non-empty, influxd down, the session active: it must come up
+    login = httpx.post(
+        f"{api.url}/api/v1/auth/login", json={"username": "dana", "password": PASSWORD}
+    )
+    user = login.json()["access_token"]
+    headers = {"Authorization": f"Bearer {user}"}
+    running = httpx.get(f"{api.url}/api/v1/sessions/{sid}", headers=headers).json()
+    assert running["status"] == "active"
+    early = httpx.post(f"{api.url}/api/v1/sessions/{sid}/stop", headers=headers, timeout=60)
+    assert early.status_code == 503  # cannot summarise without the earlier strokes: keeps running
+    assert "keeps running" in early.json()["detail"]
+    assert (
+        httpx.get(f"{api.url}/api/v1/sessions/{sid}", headers=headers).json()["status"] == "active"
+    )
+
+    influxd.start()
+    asyncio.run(send(thirds[2], "R-1", 20_000))
+    stop = httpx.post(f"{api.url}/api/v1/sessions/{sid}/stop", headers=headers, timeout=60)
+    assert stop.status_code == 200, stop.text
+    deadline = time.monotonic() + 60
+    while len(back := stored_samples(influxd, sid, tmp_path / "reader")) < len(frames) * 16:
+        assert time.monotonic() < deadline, f"only {len(back)} of {len(frames) * 16} samples"
+        time.sleep(0.5)
+    assert len(back) == len(frames) * 16  # every sample once: the queue replayed, no twin
+    assert np.all(np.diff(back.t_ns) == 5_000_000)
+    truth = len(sim.true_strokes)
+    got = stop.json()["summary"]["stroke_count"]
+    assert abs(got - truth) <= 1, (got, truth)  # the restart may split the stroke it cut
+    assert "Traceback" not in api.log()

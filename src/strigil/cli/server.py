@@ -32,6 +32,7 @@ def serve_command(args: argparse.Namespace) -> int:
     from strigil.server import create_app
 
     settings = settings_or_fail()
+    _check_stores(settings)
     try:
         app = create_app(settings)
     except ConfigError as exc:
@@ -46,6 +47,27 @@ def serve_command(args: argparse.Namespace) -> int:
         forwarded_allow_ips=settings.trusted_proxies.strip() or None,
     )
     return 0
+
+
+def _check_stores(settings: Any) -> None:
+    """Refuse to start on credentials or rights that cannot work; start anyway when InfluxDB
+    is only away (writes queue on disk until it is back)."""
+    import sys
+
+    from strigil.store import check_timeseries_access
+    from strigil.store.errors import StoreAccessError, StoreUnavailableError
+
+    try:
+        warnings = check_timeseries_access(settings)
+    except StoreAccessError as exc:
+        raise CliError(str(exc)) from None
+    except StoreUnavailableError as exc:
+        warnings = [
+            f"{exc}: serving anyway; samples queue on disk under {settings.data_dir} until "
+            "InfluxDB is back"
+        ]
+    for line in warnings:
+        print(f"strigil serve: warning: {line}", file=sys.stderr, flush=True)
 
 
 def demo_command(args: argparse.Namespace) -> int:

@@ -25,3 +25,29 @@ def open_timeseries(settings: Settings) -> TimeSeriesStore:
     from strigil.store.sqlite_timeseries import SQLiteTimeSeriesStore
 
     return SQLiteTimeSeriesStore(settings.data_dir / "timeseries.sqlite")
+
+
+def check_timeseries_access(settings: Settings) -> list[str]:
+    """At start: what the configured InfluxDB user may do, with warnings to log (none for the
+    embedded store). Creates the database and retention policy where the user may.
+
+    Raises StoreAccessError naming the setting or privilege to fix; StoreUnavailableError when
+    InfluxDB cannot be reached (the service can start anyway: writes queue on disk).
+    """
+    if not settings.influx_url:
+        return []
+    import httpx
+
+    from strigil.store.influx import RETENTION_POLICY
+    from strigil.store.influx_access import InfluxAccess
+
+    username = settings.influx_username
+    auth = (username, settings.influx_password or "") if username else None
+    with httpx.Client(base_url=settings.influx_url.rstrip("/"), timeout=10.0, auth=auth) as http:
+        access = InfluxAccess(http, database=settings.influx_database, username=username)
+        report = access.ensure(
+            policy=RETENTION_POLICY,
+            duration=settings.influx_retention,
+            create=settings.influx_create_database,
+        )
+    return report.warnings

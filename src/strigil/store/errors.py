@@ -39,6 +39,14 @@ class StoreUnavailableError(TimeSeriesError):
     """The backend cannot be reached for a read (writes queue instead)."""
 
 
+class StoreAccessError(StoreUnavailableError):
+    """The backend answered, but refused these credentials (401) or this user's rights (403).
+
+    Not "unreachable": the message says which setting or privilege to fix. Writes still queue
+    on disk meanwhile, so nothing accepted is lost once it is fixed.
+    """
+
+
 class WriteQueueFullError(TimeSeriesError):
     """The on-disk write queue reached its limit while the backend was unreachable.
 

@@ -28,6 +28,8 @@ import numpy as np
 from strigil.common.backoff import backoff_s
 from strigil.common.spool import DiskQueue, SpoolFullError
 from strigil.signal.strokes import Stroke
+from strigil.store.errors import StoreAccessError
+from strigil.store.influx_access import AccessReport, InfluxAccess
 from strigil.store.line_protocol import escape_string_field, lines
 from strigil.store.timeseries import (
     ROLLUP_NS,
@@ -52,6 +54,10 @@ RETENTION_POLICY: Final = "strigil"
 
 class _UnreachableError(Exception):
     pass
+
+
+class _RefusedError(_UnreachableError):
+    """InfluxDB refused these credentials or rights: queue, and say what to fix."""
 
 
 def retry_backoff_s(attempt: int) -> float:
@@ -108,6 +114,9 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         self.database = database
         auth = (username, password or "") if username else None
         self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, auth=auth)
+        self._access = InfluxAccess(self._http, database=database, username=username)
+        self.access_problem: str | None = None
+        """Why InfluxDB refused the last write (credentials, rights), until one succeeds."""
         self._queue = DiskQueue(spool_dir, max_bytes=spool_max_bytes)
         self._batch_lines = batch_lines
         self._batch_interval_s = batch_interval_s
@@ -133,20 +142,20 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         """
         if self._database_ready:
             return
-        db, rp = self.database, RETENTION_POLICY
-        self._query(f'CREATE DATABASE "{db}"', method="POST")
-        try:
-            self._query(
-                f'CREATE RETENTION POLICY "{rp}" ON "{db}" DURATION {self.retention} '
-                "REPLICATION 1 DEFAULT",
-                method="POST",
-            )
-        except TimeSeriesError:  # it exists with another duration
-            self._query(
-                f'ALTER RETENTION POLICY "{rp}" ON "{db}" DURATION {self.retention} DEFAULT',
-                method="POST",
-            )
+        report = self.check_access()
+        for warning in report.warnings:
+            _LOGGER.warning("%s", warning)
         self._database_ready = True
+
+    def check_access(self) -> AccessReport:
+        """What the configured user may do (:mod:`strigil.store.influx_access`): creates the
+        database and retention policy where allowed, writes and reads a test point.
+
+        Raises StoreAccessError naming what to fix, StoreUnavailableError if unreachable.
+        """
+        return self._access.ensure(
+            policy=RETENTION_POLICY, duration=self.retention, create=not self._database_ready
+        )
 
     def _post_payload(self, payload: bytes) -> None:
         body = gzip.compress(payload, compresslevel=1) if self._compress else payload
@@ -154,6 +163,15 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         for attempt in range(self._retries):
             try:
                 self._ensure_database()
+            except StoreAccessError as exc:
+                self.access_problem = str(exc)
+                raise _RefusedError(str(exc)) from exc
+            except StoreUnavailableError as exc:
+                last = str(exc)
+                if attempt + 1 < self._retries:
+                    time.sleep(retry_backoff_s(attempt))
+                continue
+            try:
                 headers = {"Content-Type": "text/plain"}
                 if self._compress:
                     headers["Content-Encoding"] = "gzip"
@@ -163,11 +181,18 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                     content=body,
                     headers=headers,
                 )
-            except (httpx.TransportError, StoreUnavailableError) as exc:
+            except httpx.TransportError as exc:
                 last = str(exc)
             else:
                 if response.status_code == 204:
+                    self.access_problem = None
                     return
+                if response.status_code in (401, 403):
+                    refused = self._access.refused(
+                        response.status_code, f"write to database {self.database!r}"
+                    )
+                    self.access_problem = str(refused)
+                    raise _RefusedError(str(refused))
                 if 400 <= response.status_code < 500:
                     raise TimeSeriesError(
                         f"InfluxDB refused a write ({response.status_code}): {response.text}"
@@ -207,6 +232,8 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
             try:
                 self._post_payload(payload)
                 return
+            except _RefusedError as exc:
+                _LOGGER.error("%s; queueing writes on disk until this is fixed", exc)
             except _UnreachableError as exc:
                 _LOGGER.warning("InfluxDB unreachable (%s); queueing writes on disk", exc)
         try:
@@ -281,6 +308,8 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
                 response = self._http.get("/query", params=params)
         except httpx.TransportError as exc:
             raise StoreUnavailableError(f"InfluxDB unreachable: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise self._access.refused(response.status_code, f"read database {self.database!r}")
         if response.status_code != 200:
             raise StoreUnavailableError(f"InfluxDB query failed ({response.status_code})")
         series: list[dict[str, Any]] = []
@@ -315,6 +344,7 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
     def sessions(self) -> dict[str, tuple[str, int]]:
         if self._sessions is None:
             self._send_buffer()
+            self._replay_queue()  # sessions begun before a restart may still be in the queue
             found: dict[str, tuple[str, int]] = {}
             self._ensure_database()
             q = 'SELECT "tool", "start_ns", "rolled_until_ns" FROM "ts_sessions" GROUP BY "session"'

@@ -155,6 +155,7 @@ class GroupCommitter:
             for live in sessions:
                 live.durable_hwm_us = live.hwm_us
             self._rows.persist(self._active.all(), force=False)
+            self._rows.read_prior(store, sessions)
         except Exception as exc:
             _LOGGER.error("could not make ingest durable", exc_info=True)
             for live in sessions:

@@ -115,6 +115,18 @@ class LiveHub:
         if live is not None:
             live.live.area, live.live.area_started_ns = area, started_ns
 
+    def _read_prior_now(self, store: TimeSeriesStore, session_id: str) -> None:
+        waiting = self._active.get(session_id)
+        if waiting is not None and waiting.prior_pending:
+            store.flush()
+            waiting.take_prior(store.read_strokes(waiting.id))
+
+    async def prepare_stop(self, session_id: str) -> None:
+        """Make sure a stop can summarise the whole session: a session taken over while the
+        store was away needs its earlier strokes first. Raises StoreUnavailableError (the
+        session then keeps running) if the store still cannot give them."""
+        await self.call(lambda store: self._read_prior_now(store, session_id))
+
     async def stop_session(
         self, session_id: str, targets: ProtocolTargets, segments: Sequence[AreaSegment]
     ) -> StopResult:
@@ -122,6 +134,7 @@ class LiveHub:
         frames. Works for a session this process never saw data for (summary of nothing)."""
 
         def run(store: TimeSeriesStore) -> StopResult:
+            self._read_prior_now(store, session_id)
             live = self._active.pop(session_id)
             if live is None:
                 with self._rows.database() as db:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +21,11 @@ from strigil.api.live.session import LiveSession
 from strigil.signal.strokes import Stroke
 from strigil.store.clinics import drill_targets, protocol_targets
 from strigil.store.models import Drill, Protocol, Tool, TreatmentSession, as_utc
-from strigil.store.timeseries import TimeSeriesStore
+from strigil.store.timeseries import (
+    StoreUnavailableError,
+    TimeSeriesStore,
+    UnknownSessionError,
+)
 
 _LOGGER = logging.getLogger(__name__)
 PERSIST_EVERY_S = 1.0
@@ -40,9 +44,21 @@ class SessionRows:
         tool = db.get(Tool, row.tool_id) if row.tool_id else None
         serial = tool.serial if tool is not None else f"session-{row.id}"
         prior: list[Stroke] = []
+        pending = False
         if row.anchor_ns is not None:
-            prior = store.read_strokes(row.id)
-            _catch_up(store, row)
+            try:
+                prior = store.read_strokes(row.id)
+                _catch_up(store, row)
+            except (StoreUnavailableError, UnknownSessionError) as exc:
+                # InfluxDB away (or not yet given this session's first writes from the queue):
+                # serve anyway, and read the earlier strokes once it answers
+                pending = True
+                _LOGGER.warning(
+                    "session %s: its stored strokes cannot be read now (%s); taking it over "
+                    "and reading them when the store answers",
+                    row.id,
+                    exc,
+                )
             durable_s = (
                 None
                 if row.device_hwm_us is None or row.anchor_device_us is None
@@ -59,6 +75,9 @@ class SessionRows:
             db.commit()
             _LOGGER.warning("session %s resumed after a restart at t=%s s", row.id, durable_s)
         live = LiveSession(row, serial, prior)
+        live.prior_pending = pending
+        if row.device_hwm_us is not None and row.anchor_device_us is not None:
+            live.resume_t_s = (row.device_hwm_us - row.anchor_device_us) / 1e6
         live.contact_area_mm2 = tool.contact_area_mm2 if tool is not None else None
         protocol = db.get(Protocol, row.protocol_id) if row.protocol_id else None
         if protocol is not None:
@@ -71,6 +90,19 @@ class SessionRows:
                 live.live.area = segment.area
                 live.live.area_started_ns = int(as_utc(segment.started_at).timestamp() * 1e9)
         return live
+
+    def read_prior(self, store: TimeSeriesStore, sessions: Sequence[LiveSession]) -> None:
+        """Give sessions taken over while the store was away their earlier strokes, if it
+        answers now (tried on every group commit until it does)."""
+        for live in sessions:
+            if not live.prior_pending:
+                continue
+            try:
+                stored = store.read_strokes(live.id)
+            except (StoreUnavailableError, UnknownSessionError):
+                continue
+            live.take_prior(stored)
+            _LOGGER.info("session %s: its %d earlier strokes are back", live.id, len(stored))
 
     def persist_one(self, live: LiveSession) -> None:
         """Commit one session's marks and counters now, changed or not (at its stop)."""

@@ -15,6 +15,7 @@ time), so they are still stored once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,11 @@ class LiveSession:
         self.contact_area_mm2: float | None = None
         self.prior_strokes = list(prior_strokes)
         """Strokes found before this process took the session over (an API restart)."""
+        self.prior_pending = False
+        """The store could not be read when the session was taken over: its earlier strokes
+        are read as soon as it can be (:meth:`take_prior`)."""
+        self.resume_t_s: float | None = None
+        """Session time this process's analysis starts from (strokes before it are prior)."""
         self._strokes = list(self.prior_strokes)
         self._tallied = self._in_band = self._over = 0
         self._patterns = pattern_counts(())
@@ -261,6 +267,17 @@ class LiveSession:
             self._patterns[k.pattern] += 1
         self._tallied = len(strokes)
         return strokes
+
+    def take_prior(self, stored: Sequence[Stroke]) -> None:
+        """The strokes found before the takeover, read late (the store was away at it): those
+        of ``stored`` that started before this process's analysis did."""
+        cut = math.inf if self.resume_t_s is None else self.resume_t_s
+        self.prior_strokes = sorted((k for k in stored if k.start_s < cut), key=lambda k: k.start_s)
+        mine = [] if self.analyzer is None else self.analyzer.strokes
+        self._strokes = [*self.prior_strokes, *mine]
+        self._tallied = self._in_band = self._over = 0
+        self._patterns = pattern_counts(())
+        self.prior_pending = False
 
     @property
     def strokes(self) -> list[Stroke]:

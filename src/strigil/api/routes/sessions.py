@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import math
 from typing import Annotated, Any
 
@@ -86,8 +87,9 @@ from strigil.store.models import (
     as_utc,
     utcnow,
 )
-from strigil.store.timeseries import ROLLUP_NS, UnknownSessionError
+from strigil.store.timeseries import ROLLUP_NS, StoreUnavailableError, UnknownSessionError
 
+_LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 CLOSE_REASONS = {
     FELL_BEHIND: "this viewer fell behind; reconnect",
@@ -275,6 +277,15 @@ async def finish_session(
     hub: LiveHub, db: SessionDep, s: TreatmentSession, targets: ProtocolTargets
 ) -> StopResult:
     """Stop a running session: its open area segment ends, its analysis finishes."""
+    try:
+        await hub.prepare_stop(s.id)
+    except StoreUnavailableError as exc:
+        _LOGGER.warning("session %s cannot be stopped yet: %s", s.id, exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the session keeps running: the time-series store cannot give its earlier "
+            "strokes yet; stop it again once the store is back",
+        ) from None
     now = utcnow()
     for segment in s.segments:
         if segment.ended_at is None:
