@@ -20,6 +20,9 @@ RUN pip install -c constraints.txt . && useradd --system --home /var/lib/strigil
 USER strigil
 ENV STRIGIL_DATA_DIR=/var/lib/strigil STRIGIL_BIND_HOST=0.0.0.0 STRIGIL_BIND_PORT=8000
 EXPOSE 8000
+# Readiness, not only liveness: unhealthy while InfluxDB refuses or does not answer (the API
+# keeps serving and queueing meanwhile). Bash's /dev/tcp: no Python started every 10 s.
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
-    CMD python -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:8000/api/v1/health').status_code != 200)"
+    CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/8000 && printf "GET /api/v1/ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3 && read -r _ code _ <&3 && [ "$code" = 200 ]'
+# liveness alone: GET /api/v1/health
 CMD ["strigil", "serve"]

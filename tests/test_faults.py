@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -282,3 +283,32 @@ def test_serve_restarts_into_a_queue_influxd_down_and_a_session_running(
     got = stop.json()["summary"]["stroke_count"]
     assert abs(got - truth) <= 1, (got, truth)  # the restart may split the stroke it cut
     assert "Traceback" not in api.log()
+
+
+def _image_health_check(port: int) -> int:
+    """The Dockerfile's HEALTHCHECK command, run as Docker would (sh -c), against ``port``."""
+    dockerfile = (Path(__file__).parents[1] / "Dockerfile").read_text().splitlines()
+    at = next(i for i, line in enumerate(dockerfile) if line.startswith("HEALTHCHECK"))
+    command = dockerfile[at + 1].strip().removeprefix("CMD ").replace("/8000", f"/{port}")
+    return subprocess.run(["sh", "-c", command], timeout=10, check=False).returncode
+
+
+def test_readiness_follows_influxd_and_liveness_does_not(stack) -> None:  # type: ignore[no-untyped-def]
+    api, influxd, _, _ = stack
+    ready = httpx.get(f"{api.url}/api/v1/ready", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert _image_health_check(api.port) == 0
+    assert ready.json()["timeseries"]["backend"] == "influxdb"
+    influxd.stop()
+    try:
+        away = httpx.get(f"{api.url}/api/v1/ready", timeout=10)
+        assert away.status_code == 503
+        body = away.json()
+        assert body["metadata"]["ok"] is True
+        assert body["timeseries"]["ok"] is False
+        assert "does not answer" in body["timeseries"]["problem"]
+        assert httpx.get(f"{api.url}/api/v1/health").status_code == 200  # alive all the same
+        assert _image_health_check(api.port) != 0  # the container shows unhealthy
+    finally:
+        influxd.start()
+    assert httpx.get(f"{api.url}/api/v1/ready", timeout=10).status_code == 200

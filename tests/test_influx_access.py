@@ -121,12 +121,17 @@ def test_a_user_who_may_not_write_keeps_the_data_queued_and_says_why(
     assert "may not write to database 'strigil' (403)" in caplog.text
     assert "unreachable" not in caplog.text
     assert store.access_problem is not None
+    ready = store.readiness()
+    assert ready["ok"] is False
+    assert "may not write" in str(ready["problem"])
+    assert ready["queued_batches"] == store.queued_payloads
     # the administrator grants the right: the queue drains on the next write
     influxd.influxql('GRANT WRITE ON "strigil" TO "reader"', user=ADMIN[0], password=ADMIN[1])
     store.write_samples("s1", *samples(10, seed=3, start_ns=START_NS + 10**9))
     store.flush()
     assert store.queued_payloads == 0
     assert store.access_problem is None
+    assert store.readiness()["ok"] is True
     store.close()
 
 

@@ -9,6 +9,7 @@ none. Survives restarts: a new queue on the same folder finds what was left.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 _SUFFIX = ".payload"
@@ -39,6 +40,16 @@ class DiskQueue:
 
     def __len__(self) -> int:
         return len(self._sizes)
+
+    def oldest_age_s(self) -> float | None:
+        """Seconds since the oldest queued payload was written (None when empty)."""
+        first = next(iter(self._sizes), None)
+        if first is None:
+            return None
+        try:
+            return max(time.time() - first.stat().st_mtime, 0.0)
+        except FileNotFoundError:  # taken out meanwhile
+            return 0.0
 
     @property
     def size_bytes(self) -> int:

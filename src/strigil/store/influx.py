@@ -293,6 +293,26 @@ class InfluxTimeSeriesStore(TimeSeriesStore):
         self._send_buffer()
         self._replay_queue()
 
+    def readiness(self) -> dict[str, object]:
+        """InfluxDB answering (a 1-s ping), refusing (the reason), and the on-disk queue."""
+        problem = self.access_problem
+        if problem is None:
+            try:
+                answered = self._http.get("/ping", timeout=1.0).status_code == 204
+            except httpx.TransportError:
+                answered = False
+            if not answered:
+                problem = "InfluxDB does not answer its ping: writes queue on disk"
+        age = self._queue.oldest_age_s()
+        return {
+            "backend": "influxdb",
+            "ok": problem is None,
+            "problem": problem,
+            "queued_batches": len(self._queue),
+            "queued_bytes": self._queue.size_bytes,
+            "oldest_queued_s": None if age is None else round(age, 1),
+        }
+
     @property
     def queued_payloads(self) -> int:
         """Batches waiting on disk for InfluxDB to come back."""

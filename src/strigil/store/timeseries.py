@@ -281,6 +281,11 @@ class TimeSeriesStore(abc.ABC):
     def delete_session(self, session: str) -> None:
         """Remove everything of a session (a patient's right to erasure)."""
 
+    def readiness(self) -> dict[str, object]:
+        """Whether the store takes writes now, for ``/api/v1/ready``: at least ``ok`` (bool)
+        and ``backend``; a problem as ``problem`` (what to fix, no data of anyone's)."""
+        return {"backend": type(self).__name__, "ok": True}
+
     def flush(self) -> None:  # noqa: B027 - a no-op for backends that write through
         """Make everything written so far durable (sent, or queued on disk)."""
 
