@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,8 +161,9 @@ def _pg_bin(name: str) -> str:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server; yields a SQLAlchemy URL of an empty database ``strigil``."""
+def postgres_server(password: str | None = None) -> Iterator[str]:
+    """A PostgreSQL server; yields a SQLAlchemy URL of an empty database ``strigil``. With a
+    ``password``, the ``postgres`` user needs it (scram-sha-256, as a real server is set up)."""
     tmp = Path(tempfile.mkdtemp(prefix="strigil-pg-"))
     data = tmp / "data"
     port = free_port()
@@ -170,8 +172,14 @@ def postgres_server() -> Iterator[str]:
     if as_root:
         shutil.chown(tmp, "postgres", "postgres")
     try:
+        auth = ["-A", "trust"]
+        if password is not None:
+            (tmp / "pw").write_text(password)
+            if as_root:
+                shutil.chown(tmp / "pw", "postgres", "postgres")
+            auth = ["-A", "scram-sha-256", f"--pwfile={tmp / 'pw'}"]
         subprocess.run(
-            [*run_as, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+            [*run_as, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", *auth],
             check=True,
             capture_output=True,
         )
@@ -205,8 +213,10 @@ def postgres_server() -> Iterator[str]:
             ],
             check=True,
             capture_output=True,
+            env={**os.environ, "PGPASSWORD": password or ""},
         )
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/strigil"
+        secret = "" if password is None else ":" + urllib.parse.quote(password, safe="")
+        yield f"postgresql+psycopg://postgres{secret}@127.0.0.1:{port}/strigil"
     finally:
         subprocess.run(
             [*run_as, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],

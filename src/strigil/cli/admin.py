@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from strigil.cli.errors import CliError, settings_or_fail
+from strigil.cli.errors import CliError, check_metadata_database, settings_or_fail
 
 
 def register(sub: Any) -> None:
@@ -46,7 +46,7 @@ def admin_command(args: argparse.Namespace) -> int:
     from strigil.store.passwords import WeakPasswordError, hash_password
 
     settings = settings_or_fail()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    check_metadata_database(settings)
     with open_database(settings.metadata_url)() as db:
 
         def clinic_named(name: str) -> Clinic:

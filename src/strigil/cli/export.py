@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from strigil.cli.errors import CliError, settings_or_fail
+from strigil.cli.errors import CliError, database_error, settings_or_fail
 
 
 def register(sub: Any) -> None:
@@ -64,10 +64,7 @@ def export_command(args: argparse.Namespace) -> int:
     try:
         database = open_database(settings.metadata_url)
     except OperationalError as exc:
-        raise CliError(
-            f"cannot open the metadata database {settings.metadata_url} "
-            f"(set STRIGIL_DATABASE_URL or STRIGIL_DATA_DIR): {exc.orig}"
-        ) from None
+        raise database_error(settings.metadata_url, exc) from None
     with database() as db:
         try:
             selection = filter_by_names(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strigil.cli.errors import CliError, check_rate, settings_or_fail
+from strigil.cli.errors import CliError, check_rate, database_error, settings_or_fail
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -287,10 +287,7 @@ def import_command(args: argparse.Namespace) -> int:
     except (SessionFileError, SignalInputError, RecordingImportError, TimeSeriesError) as exc:
         raise CliError(str(exc)) from None
     except OperationalError as exc:
-        raise CliError(
-            f"cannot open the metadata database {settings.metadata_url} "
-            f"(set STRIGIL_DATABASE_URL or STRIGIL_DATA_DIR): {exc.orig}"
-        ) from None
+        raise database_error(settings.metadata_url, exc) from None
     where = settings.influx_url or f"{settings.data_dir / 'timeseries.sqlite'} (embedded)"
     print(
         f"stored session {result.session_id}: {result.samples} samples, {result.strokes} "

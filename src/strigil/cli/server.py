@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from strigil.cli.errors import CliError, settings_or_fail
+from strigil.cli.errors import CliError, check_metadata_database, settings_or_fail
 
 
 def register(sub: Any) -> None:
@@ -32,6 +32,7 @@ def serve_command(args: argparse.Namespace) -> int:
     from strigil.server import create_app
 
     settings = settings_or_fail()
+    check_metadata_database(settings)
     _check_stores(settings)
     try:
         app = create_app(settings)
