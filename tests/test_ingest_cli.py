@@ -92,3 +92,51 @@ def test_ingest_without_output_says_what_to_do() -> None:
     done = strigil("ingest", "--virtual", "1", "--duration-s", "1")
     assert done.returncode == 2
     assert "--output" in done.stderr
+
+
+def _ingest(api_url: str, token: str, spool: Path, *extra: str) -> subprocess.Popen[str]:
+    import os
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "strigil.cli", "ingest", "--virtual", "1", "--api", api_url,
+         "--spool", str(spool), *extra],
+        env={**os.environ, "STRIGIL_INGEST_TOKEN": token},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_a_refused_token_stops_the_ingester_with_one_line(tmp_path: Path) -> None:
+    """Issue 20 #5: an ingester whose token the API refuses says so and exits 2 — at start,
+    and when the token is revoked while it streams — instead of retrying while its spool grows."""
+    import secrets as _secrets
+
+    from servers import api_server, seed_clinic
+    from strigil.config import Settings
+    from strigil.store.api_tokens import revoke_api_token
+    from strigil.store.database import open_database
+    from strigil.store.models import ApiToken
+
+    key = _secrets.token_hex(24)
+    data = tmp_path / "api"
+    token = seed_clinic(data, key, {"dana": ("therapist", "correct horse battery")})
+    with api_server({"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": key}) as api:
+        bad = _ingest(api.url, "stg_not-a-token", tmp_path / "spool-bad")
+        _, err = bad.communicate(timeout=60)
+        assert bad.returncode == 2, err
+        assert "Traceback" not in err
+        lines = [line for line in err.strip().splitlines() if "refused" in line]
+        assert len(lines) == 1, err
+        assert "STRIGIL_INGEST_TOKEN (HTTP 403)" in lines[0]
+        assert "strigil admin create-token" in lines[0]
+
+        good = _ingest(api.url, token, tmp_path / "spool")
+        time.sleep(8)  # streaming
+        assert good.poll() is None
+        with open_database(Settings(data_dir=data, secret_key=key).metadata_url)() as db:
+            [row] = db.query(ApiToken).all()
+            assert revoke_api_token(db, row.id)
+            db.commit()
+        _, err = good.communicate(timeout=60)  # the socket is closed within 5 s, then 403
+        assert good.returncode == 2, err
+        assert "refused STRIGIL_INGEST_TOKEN" in err
+        assert "Traceback" not in err

@@ -132,6 +132,7 @@ def ingest_command(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from strigil.ingest.errors import TokenRefusedError
     from strigil.ingest.forwarder import ApiForwarder
     from strigil.ingest.ingester import CsvSink, Ingester
     from strigil.ingest.runtime import (
@@ -166,6 +167,8 @@ def ingest_command(args: argparse.Namespace) -> int:
     check_rate(args.rate_hz)
 
     async def run() -> Ingester:
+        if forwarder is not None:
+            await forwarder.check_token()  # a refused token stops us before any tool connects
         async with contextlib.AsyncExitStack() as stack:
             if args.hci:
                 central = await stack.enter_async_context(central_over_transport(args.hci))
@@ -186,6 +189,8 @@ def ingest_command(args: argparse.Namespace) -> int:
                 with tqdm(total=seconds, unit="s", desc="ingesting", disable=None) as bar:
                     elapsed = 0
                     while seconds is None or elapsed < seconds:  # bar.n stays 0 if disabled
+                        if forwarder is not None and forwarder.token_refused is not None:
+                            break  # revoked while running: stop, the spool keeps the rest
                         await asyncio.sleep(1.0)
                         elapsed += 1
                         bar.set_postfix(_progress(ingester, forwarder))
@@ -194,10 +199,14 @@ def ingest_command(args: argparse.Namespace) -> int:
 
     try:
         ingester = asyncio.run(run())
+    except TokenRefusedError as exc:
+        raise CliError(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot open {args.hci}: {exc}") from None
     except KeyboardInterrupt:
         return 0
+    if forwarder is not None and forwarder.token_refused is not None:
+        raise CliError(str(forwarder.token_refused))
     if not ingester.links:
         raise CliError("no tool advertising the IASTM service was found", exit_code=1)
     _report(ingester, forwarder)

@@ -8,7 +8,8 @@
     │   ├── InvalidCommandError        a control-point write that is not a command
     │   └── ToolConfigError            the config characteristic is not the profile's JSON
     ├── WireFormatError (ValueError)   an ingester→API batch that breaks the wire format
-    └── RefusedBatchError              the API could not store a batch (it stays spooled)
+    ├── RefusedBatchError              the API could not store a batch (it stays spooled)
+    └── TokenRefusedError              the API refused the ingest token: stop, say so
 """
 
 from __future__ import annotations
@@ -43,3 +44,10 @@ class WireFormatError(IngestError, ValueError):
 
 class RefusedBatchError(IngestError):
     """The API could not store a batch (it said why); it stays spooled and is sent again."""
+
+
+class TokenRefusedError(IngestError):
+    """The API refused the ingest token (HTTP 401/403 at the handshake): retrying cannot help.
+
+    The ingester stops with this message and exit code 2; what was spooled stays spooled.
+    """

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
 
 from strigil.common.backoff import backoff_s
 from strigil.common.ids import check_id
 from strigil.common.spool import DiskQueue, SpoolFullError
 from strigil.ingest import protocol as p
-from strigil.ingest.errors import RefusedBatchError
+from strigil.ingest.errors import RefusedBatchError, TokenRefusedError
 from strigil.ingest.wire import decode_batch, encode_batch
 
 _LOGGER = logging.getLogger(__name__)
@@ -197,6 +197,15 @@ class ToolForwarder:
                 failures = 0
             except asyncio.CancelledError:
                 raise
+            except InvalidStatus as exc:
+                refused = self.f.refusal(exc)
+                if refused is not None:  # retrying cannot help: stop, keep the spool
+                    self.stats.last_error = str(refused)
+                    _LOGGER.error("%s: %s", self.serial, refused)
+                    return
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                _LOGGER.warning("%s: forwarding interrupted: %s", self.serial, exc)
+                failures += 1
             except (OSError, WebSocketException, RefusedBatchError, ValueError) as exc:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 _LOGGER.warning("%s: forwarding interrupted: %s", self.serial, exc)
@@ -315,6 +324,39 @@ class ApiForwarder:
         self.batch_interval_s = batch_interval_s
         self.window = window
         self.tools: dict[str, ToolForwarder] = {}
+        self.token_refused: TokenRefusedError | None = None
+        """Set when the API refused the token: the ingester should stop (exit code 2)."""
+
+    def refusal(self, exc: InvalidStatus) -> TokenRefusedError | None:
+        """The token refusal an HTTP 401/403 at the handshake means (None for other codes)."""
+        code = exc.response.status_code
+        if code not in (401, 403):
+            return None
+        self.token_refused = TokenRefusedError(
+            f"the API at {self.url} refused STRIGIL_INGEST_TOKEN (HTTP {code}): it is wrong, "
+            "revoked or of another server; make one with `strigil admin create-token CLINIC "
+            "NAME` (spooled frames are kept and sent once a valid token is given)"
+        )
+        return self.token_refused
+
+    async def check_token(self) -> None:
+        """Before any tool connects: raise TokenRefusedError if the API refuses the token; an
+        API that cannot be reached now is no reason not to start (frames spool meanwhile)."""
+        try:
+            async with connect(
+                self.url,
+                additional_headers={"Authorization": f"Bearer {self.token}"},
+                compression=None,
+                open_timeout=10,
+            ) as ws:
+                await ws.close()
+        except InvalidStatus as exc:
+            refused = self.refusal(exc)
+            if refused is not None:
+                raise refused from None
+            _LOGGER.warning("the API answered HTTP %s; forwarding will retry", exc)
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            _LOGGER.warning("the API is not reachable now (%s): frames spool until it is", exc)
 
     def open(self, serial: str, config: p.ToolConfig, on_tare: Callable[[], None] | None) -> None:
         check_id("tool serial", serial)
