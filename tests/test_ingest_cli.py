@@ -140,3 +140,34 @@ def test_a_refused_token_stops_the_ingester_with_one_line(tmp_path: Path) -> Non
         assert good.returncode == 2, err
         assert "refused STRIGIL_INGEST_TOKEN" in err
         assert "Traceback" not in err
+
+
+def test_without_a_terminal_the_ingester_says_what_it_is_doing(tmp_path: Path) -> None:
+    done = strigil(
+        "ingest", "--virtual", "1", "--output", str(tmp_path / "s.csv"), "--duration-s", "7",
+        "--status-every", "3",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [x for x in done.stderr.splitlines() if x.startswith("strigil ingest:")]
+    assert lines[0].startswith("strigil ingest: scanning for IASTM tools on 1 virtual tool(s)")
+    status = [x for x in lines if "samples" in x]
+    assert len(status) >= 2, done.stderr  # every 3 s of 7
+    assert "VT-0001 streaming" in status[-1]
+    counts = [int(x.split(" samples")[0].split()[-1].replace(",", "")) for x in status]
+    assert counts == sorted(counts)
+    assert counts[-1] > counts[0]
+
+
+def test_a_second_ingester_on_the_same_spool_refuses_to_start(tmp_path: Path) -> None:
+    first = _ingest("http://127.0.0.1:9", "stg_x", tmp_path / "spool", "--duration-s", "20")
+    try:
+        time.sleep(3)  # the first holds the spool
+        second = _ingest("http://127.0.0.1:9", "stg_x", tmp_path / "spool", "--duration-s", "5")
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2, err
+        assert "the spool" in err
+        assert "is in use by strigil process" in err
+        assert str(first.pid) in err
+    finally:
+        first.kill()
+        first.communicate()

@@ -83,6 +83,12 @@ def register(sub: Any) -> None:
     )
     ing.add_argument("--spool-max-mb", type=float, default=256.0, help="spool limit, MiB")
     ing.add_argument(
+        "--status-every",
+        type=float,
+        default=10.0,
+        help="without a terminal (journald, Docker): a status line every this many s (0: none)",
+    )
+    ing.add_argument(
         "--duration-s", type=float, default=None, help="stop after this many s (default: Ctrl-C)"
     )
     ing.add_argument("--rate-hz", type=int, default=200, help="stream rate to command, Hz")
@@ -126,6 +132,36 @@ def virtual_tool_command(args: argparse.Namespace) -> int:
 
 
 def ingest_command(args: argparse.Namespace) -> int:
+    """``strigil ingest``, holding its spool and its HCI transport for itself."""
+    import contextlib
+
+    from strigil.common.locks import LockedError, exclusive
+
+    with contextlib.ExitStack() as locks:
+        try:
+            if args.api is not None:
+                locks.enter_context(
+                    exclusive(Path(args.spool) / ".lock", f"the spool {args.spool}")
+                )
+            if args.hci:
+                locks.enter_context(
+                    exclusive(_hci_lock_path(args.hci), f"the Bluetooth transport {args.hci}")
+                )
+        except LockedError as exc:
+            raise CliError(str(exc)) from None
+        return _ingest(args)
+
+
+def _hci_lock_path(transport: str) -> Path:
+    """One lock file per HCI transport name on this machine."""
+    import re
+    import tempfile
+
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", transport)
+    return Path(tempfile.gettempdir()) / f"strigil-hci-{name}.lock"
+
+
+def _ingest(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
     import os
@@ -185,16 +221,24 @@ def ingest_command(args: argparse.Namespace) -> int:
                 tare=args.tare,
             )
             seconds = int(args.duration_s) if args.duration_s is not None else None
+            where = f"forwarding to {args.api}, spool {args.spool}" if forwarder else ""
+            where += (" and " if where else "") + (f"writing {args.output}" if args.output else "")
+            transport = args.hci or f"{args.virtual} virtual tool(s)"
+            _status(f"scanning for IASTM tools on {transport}; {where}")
             async with running_ingester(ingester, forwarder, drain_s=5.0):
                 with tqdm(total=seconds, unit="s", desc="ingesting", disable=None) as bar:
                     elapsed = 0
+                    every = max(round(args.status_every), 0) if bar.disable else 0
                     while seconds is None or elapsed < seconds:  # bar.n stays 0 if disabled
                         if forwarder is not None and forwarder.token_refused is not None:
                             break  # revoked while running: stop, the spool keeps the rest
                         await asyncio.sleep(1.0)
                         elapsed += 1
-                        bar.set_postfix(_progress(ingester, forwarder))
+                        progress = _progress(ingester, forwarder)
+                        bar.set_postfix(progress)
                         bar.update(1)
+                        if every and elapsed % every == 0:
+                            _status(_status_line(ingester, forwarder, progress))
             return ingester
 
     try:
@@ -211,6 +255,44 @@ def ingest_command(args: argparse.Namespace) -> int:
         raise CliError("no tool advertising the IASTM service was found", exit_code=1)
     _report(ingester, forwarder)
     return 0
+
+
+def _status(line: str) -> None:
+    print(f"strigil ingest: {line}", file=sys.stderr, flush=True)
+
+
+def _status_line(ingester: Any, forwarder: Any, progress: dict[str, object]) -> str:
+    """What the ingester is doing, for a log: tools and their state, samples, loss, and the
+    forwarding (acknowledged, lag, spooled, reconnects, the last error)."""
+    import time
+
+    def state(link: Any) -> str:
+        last = link.stats.last_frame_monotonic
+        if last is None:
+            return "connected, no data yet"
+        quiet = time.monotonic() - last
+        return "streaming" if quiet < 2.0 else f"no data for {quiet:.0f} s"
+
+    tools = ", ".join(
+        f"{link.serial} {state(link)}"  # the tool's serial once its config was read
+        for _, link in sorted(ingester.links.items())
+    )
+    line = (
+        f"{progress['tools']} tool(s){': ' + tools if tools else ' found yet'}; "
+        f"{progress['samples']:,} samples, {progress['lost_frames']} frames lost"
+    )
+    if forwarder is not None:
+        stats = list(forwarder.stats().values())
+        lags = [s.latency_s[-1] for s in stats if s.latency_s]
+        lag = f"{max(lags):.2f} s" if lags else "—"
+        reconnects = sum(max(s.connections - 1, 0) for s in stats)
+        errors = [s.last_error for s in stats if s.last_error]
+        line += (
+            f"; API: {progress['acked_frames']:,} frames acknowledged, lag {lag}, "
+            f"{progress['spooled_batches']} batches spooled, {reconnects} reconnects"
+            + (f", last error: {errors[-1]}" if errors else "")
+        )
+    return line
 
 
 def _progress(ingester: Any, forwarder: Any) -> dict[str, object]:
