@@ -36,6 +36,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # when numpy is imported (≈ 30 ms of start-up on a 2-core machine) for nothing.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser().parse_args(argv)
+    from strigil.common.logs import configure
+
+    try:
+        # services tell what they do (INFO); one-shot commands only what goes wrong
+        default = "INFO" if args.command in ("serve", "demo") else "WARNING"
+        configure(os.environ.get("STRIGIL_LOG_LEVEL", default),
+                  os.environ.get("STRIGIL_LOG_FORMAT", "text"))  # fmt: skip
+    except ValueError as exc:
+        print(f"strigil {args.command}: {exc}", file=sys.stderr)
+        return 2
     try:
         code: int = args.func(args)
     except CliError as exc:

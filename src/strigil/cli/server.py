@@ -42,7 +42,8 @@ def serve_command(args: argparse.Namespace) -> int:
         app,
         host=settings.bind_host,
         port=settings.bind_port,
-        log_level="info",
+        log_config=None,  # uvicorn's loggers go through strigil's handler (STRIGIL_LOG_*)
+        log_level=None,
         ws_per_message_deflate=False,  # small frames: compression costs more than it saves
         proxy_headers=bool(settings.trusted_proxies.strip()),
         forwarded_allow_ips=settings.trusted_proxies.strip() or None,
