@@ -292,3 +292,59 @@ def test_one_client_spraying_many_accounts_is_limited_too() -> None:
         limiter.failed(f"user-{k}", "10.0.0.1", now=100.0)
     assert limiter.retry_after_s("someone-else", "10.0.0.1", now=101.0) > 0
     assert limiter.retry_after_s("someone-else", "10.0.0.2", now=101.0) == 0.0
+
+
+def test_a_dashboard_session_slides_while_used_up_to_its_limit(settings: Settings) -> None:
+    """Issue 20 #7: a therapist must not be logged out in the middle of a session. Tokens of
+    6 s here, a session limit of 15 s: the cookie is renewed past half its life, never beyond."""
+    import time as clock
+
+    quick = settings.model_copy(update={"token_minutes": 0.1, "session_max_hours": 15 / 3600})
+    with TestClient(create_app(quick)) as c:
+        started = clock.time()
+        assert login(c).status_code == 200
+        clock.sleep(4.0)
+        r = c.get("/api/v1/users/me")
+        assert r.status_code == 200
+        assert "strigil_session=" in r.headers.get("set-cookie", "")  # renewed
+        clock.sleep(3.0)  # the first token has expired by now; the renewed one has not
+        assert c.get("/api/v1/users/me").status_code == 200
+        while clock.time() - started < 15.5:  # keep using it up to the limit
+            c.get("/api/v1/users/me")
+            clock.sleep(0.5)
+        assert c.get("/api/v1/users/me").status_code == 401  # then: log in again
+
+
+def test_a_bearer_client_refreshes_until_the_session_limit(settings: Settings) -> None:
+    import time as clock
+
+    quick = settings.model_copy(update={"token_minutes": 0.1, "session_max_hours": 8 / 3600})
+    with TestClient(create_app(quick)) as c:
+        token = login(c).json()["access_token"]
+        c.cookies.clear()
+        clock.sleep(1.2)
+        r = c.post("/api/v1/auth/refresh", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        fresh = r.json()["access_token"]
+        assert fresh != token
+        clock.sleep(7.5)
+        late = c.post("/api/v1/auth/refresh", headers={"Authorization": f"Bearer {fresh}"})
+        assert late.status_code == 401
+        assert "STRIGIL_SESSION_MAX_HOURS" in late.json()["detail"] or "log in" in late.text
+
+
+def test_an_open_socket_outlives_its_token_but_not_the_session_limit(settings: Settings) -> None:
+    import time as clock
+
+    from strigil.api.deps import user_of_token
+
+    with open_database(settings.metadata_url)() as db:
+        dana = db.scalars(select(User).where(User.username == "dana")).one()
+        expired, _ = create_access_token(
+            user_id=dana.id, clinic_id=dana.clinic_id, role=dana.role, csrf="c",
+            key=settings.signing_key(), minutes=1, now=clock.time() - 3600,
+        )  # fmt: skip
+        key = settings.signing_key()
+        assert user_of_token(db, expired, key=key) is None  # no new request on it
+        assert user_of_token(db, expired, key=key, open_until=2 * 3600) is not None  # socket
+        assert user_of_token(db, expired, key=key, open_until=1800) is None  # limit reached

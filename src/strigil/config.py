@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         default=None, description="Signs access tokens; at least 32 characters, no default."
     )
     token_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    session_max_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 7,
+        description="A dashboard session slides (its cookie is renewed while it is used, and "
+        "an open live view stays open) up to this long after the login; then log in again.",
+    )
     login_attempts_per_minute: int = Field(default=5, gt=0)
     bind_host: str = "127.0.0.1"
     trusted_proxies: str = Field(

@@ -11,11 +11,20 @@ Who is asking, for each kind of caller (each is one ``Annotated`` alias):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request, WebSocket, WebSocketException, status
+from fastapi import (
+    Depends,
+    HTTPException,
+    Request,
+    Response,
+    WebSocket,
+    WebSocketException,
+    status,
+)
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
@@ -27,6 +36,7 @@ from strigil.api.security import (
     InvalidTokenError,
     TokenClaims,
     bearer_token,
+    create_access_token,
     decode_access_token,
 )
 from strigil.config import Settings
@@ -68,14 +78,22 @@ _UNAUTHENTICATED = HTTPException(
 )
 
 
-def user_of_token(db: Session, token: str, *, key: str) -> tuple[User, TokenClaims] | None:
+def user_of_token(
+    db: Session, token: str, *, key: str, open_until: float | None = None
+) -> tuple[User, TokenClaims] | None:
     """The active user an access token was issued to, and its claims; None for a missing,
-    forged or expired token, or a user deactivated or moved since."""
+    forged or expired token, or a user deactivated or moved since.
+
+    ``open_until`` (an open socket): the token's expiry is not checked, but its login must be
+    less than that many seconds old (the absolute session limit).
+    """
     if not token:
         return None
     try:
-        claims = decode_access_token(token, key=key)
+        claims = decode_access_token(token, key=key, check_expiry=open_until is None)
     except InvalidTokenError:
+        return None
+    if open_until is not None and time.time() - claims.auth_time >= open_until:
         return None
     user = db.get(User, claims.user_id)
     if user is None or not user.active or user.clinic_id != claims.clinic_id:
@@ -83,11 +101,15 @@ def user_of_token(db: Session, token: str, *, key: str) -> tuple[User, TokenClai
     return user, claims
 
 
-def get_current_user(request: Request, settings: SettingsDep, db: SessionDep) -> User:
+def get_current_user(
+    request: Request, response: Response, settings: SettingsDep, db: SessionDep
+) -> User:
     """The logged-in user, from a bearer token or the session cookie.
 
     A write authenticated by cookie must carry the CSRF cookie's value in the X-CSRF-Token
-    header (double submit), and that value must be the one the token was issued with.
+    header (double submit), and that value must be the one the token was issued with. A
+    cookie past half its life is renewed on the response (a sliding session), never beyond
+    ``session_max_hours`` after the login.
     """
     token = bearer_token(request.headers)
     via_cookie = not token
@@ -105,7 +127,43 @@ def get_current_user(request: Request, settings: SettingsDep, db: SessionDep) ->
                 detail=f"cookie-authenticated writes need the {CSRF_HEADER} header "
                 f"(the value of the {CSRF_COOKIE} cookie)",
             )
+    if via_cookie and claims.expires_at - time.time() < settings.token_minutes * 30:
+        renewed = renew_token(claims, settings)
+        if renewed is not None:
+            set_session_cookies(request, response, *renewed, csrf=claims.csrf)
     return user
+
+
+def renew_token(claims: TokenClaims, settings: Settings) -> tuple[str, float] | None:
+    """A fresh token for the same login, or None once the session limit is reached."""
+    not_after = claims.auth_time + settings.session_max_hours * 3600
+    if time.time() >= not_after:
+        return None
+    return create_access_token(
+        user_id=claims.user_id,
+        clinic_id=claims.clinic_id,
+        role=claims.role,
+        csrf=claims.csrf,
+        key=settings.signing_key(),
+        minutes=settings.token_minutes,
+        auth_time=claims.auth_time,
+        not_after=not_after,
+    )
+
+
+def set_session_cookies(
+    request: Request, response: Response, token: str, expires: float, *, csrf: str
+) -> int:
+    """The dashboards' HttpOnly session cookie and the CSRF cookie; returns their max age."""
+    max_age = max(int(expires - time.time()), 1)
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=secure, samesite="strict"
+    )
+    response.set_cookie(
+        CSRF_COOKIE, csrf, max_age=max_age, httponly=False, secure=secure, samesite="strict"
+    )
+    return max_age
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -128,13 +186,20 @@ def get_api_token(request: Request, db: SessionDep) -> ApiToken:
 IngestToken = Annotated[ApiToken, Depends(get_api_token)]
 
 
-def websocket_user_now(websocket: WebSocket) -> User | None:
+def websocket_user_now(websocket: WebSocket, *, opened: bool = True) -> User | None:
     """The person behind a WebSocket (bearer token or session cookie) as of now: None once
-    the token expired or the person was deactivated. Its own short database session: a socket
-    may stay open for an hour, and asks again every RECHECK_S."""
+    the person was deactivated, and for an open socket once the session limit since the login
+    is reached (at the handshake, ``opened=False``, the token itself must be unexpired). Its
+    own short database session: a socket may stay open for hours, and asks every RECHECK_S."""
     token = bearer_token(websocket.headers) or websocket.cookies.get(SESSION_COOKIE, "")
+    settings = get_settings(websocket)
     with websocket.app.state.sessionmaker() as db:
-        found = user_of_token(db, token, key=get_settings(websocket).signing_key())
+        found = user_of_token(
+            db,
+            token,
+            key=settings.signing_key(),
+            open_until=settings.session_max_hours * 3600 if opened else None,
+        )
         if found is None:
             return None
         db.expunge(found[0])
@@ -164,7 +229,7 @@ def same_origin(conn: HTTPConnection) -> bool:
 def get_websocket_user(websocket: WebSocket) -> User:
     if not bearer_token(websocket.headers) and not same_origin(websocket):
         raise WebSocketException(CLOSE_POLICY, reason="this page's origin may not use the cookie")
-    user = websocket_user_now(websocket)
+    user = websocket_user_now(websocket, opened=False)
     if user is None:
         raise WebSocketException(CLOSE_POLICY, reason="log in first")
     return user

@@ -38,6 +38,9 @@ class TokenClaims:
     role: Role
     expires_at: float
     csrf: str
+    auth_time: float
+    """When the person logged in (epoch s): a renewed token keeps it, so a session slides only
+    up to ``session_max_hours`` after the login."""
 
 
 def create_access_token(
@@ -49,10 +52,15 @@ def create_access_token(
     key: str,
     minutes: float,
     now: float | None = None,
+    auth_time: float | None = None,
+    not_after: float | None = None,
 ) -> tuple[str, float]:
-    """A signed token and its expiry (epoch s). ``csrf`` binds cookie use to the CSRF cookie."""
+    """A signed token and its expiry (epoch s). ``csrf`` binds cookie use to the CSRF cookie;
+    ``auth_time`` is the login it renews (default: now); it never outlives ``not_after``."""
     issued = time.time() if now is None else now
     expires = issued + minutes * 60
+    if not_after is not None:
+        expires = min(expires, not_after)
     claims = {
         "sub": user_id,
         "clinic": clinic_id,
@@ -60,15 +68,22 @@ def create_access_token(
         "csrf": csrf,
         "typ": "access",
         "iat": int(issued),
+        "auth": int(issued if auth_time is None else auth_time),
         "exp": int(expires),
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM), expires
 
 
-def decode_access_token(token: str, *, key: str) -> TokenClaims:
+def decode_access_token(token: str, *, key: str, check_expiry: bool = True) -> TokenClaims:
+    """The claims of a valid token; ``check_expiry=False`` for an open socket, which stays
+    authorised past the token's expiry while the person is active (up to the session limit,
+    checked by the caller)."""
     try:
         claims = jwt.decode(
-            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "typ"]}
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub", "typ"], "verify_exp": check_expiry},
         )
         if claims.get("typ") != "access":
             raise InvalidTokenError("not an access token")
@@ -78,6 +93,7 @@ def decode_access_token(token: str, *, key: str) -> TokenClaims:
             role=Role(claims["role"]),
             expires_at=float(claims["exp"]),
             csrf=str(claims["csrf"]),
+            auth_time=float(claims.get("auth", claims.get("iat", 0))),
         )
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise InvalidTokenError(str(exc)) from exc

@@ -8,12 +8,19 @@ import time
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 
-from strigil.api.deps import CurrentUser, SessionDep, SettingsDep
+from strigil.api.deps import (
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    renew_token,
+    set_session_cookies,
+    user_of_token,
+)
 from strigil.api.schemas import (
     LoginRequest,
     TokenResponse,
 )
-from strigil.api.security import CSRF_COOKIE, SESSION_COOKIE, create_access_token
+from strigil.api.security import CSRF_COOKIE, SESSION_COOKIE, bearer_token, create_access_token
 from strigil.store.clinics import audit
 from strigil.store.models import User
 from strigil.store.passwords import verify_password
@@ -69,16 +76,39 @@ def login(
     )
     audit(db, "login", clinic_id=user.clinic_id, user_id=user.id, detail={"client": client})
     db.commit()
-    max_age = int(expires - time.time())
-    secure = request.url.scheme == "https"
-    response.set_cookie(
-        SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=secure, samesite="strict"
-    )
-    response.set_cookie(
-        CSRF_COOKIE, csrf, max_age=max_age, httponly=False, secure=secure, samesite="strict"
-    )
+    max_age = set_session_cookies(request, response, token, expires, csrf=csrf)
     return TokenResponse(
         access_token=token, expires_in_s=max_age, role=user.role.value, csrf_token=csrf
+    )
+
+
+@router.post("/refresh", response_model=TokenResponse)
+def refresh(
+    request: Request, response: Response, db: SessionDep, settings: SettingsDep
+) -> TokenResponse:
+    """A fresh token for the same login (bearer clients; the dashboards' cookie renews by
+    itself), until ``session_max_hours`` after the login: then 401, log in again."""
+    token = bearer_token(request.headers)
+    via_cookie = not token
+    if via_cookie:
+        token = request.cookies.get(SESSION_COOKIE, "")
+    found = user_of_token(db, token, key=settings.signing_key())
+    if found is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="log in first")
+    user, claims = found
+    renewed = renew_token(claims, settings)
+    if renewed is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=f"the session reached its limit of {settings.session_max_hours:g} h "
+            "(STRIGIL_SESSION_MAX_HOURS): log in again",
+        )
+    new, expires = renewed
+    max_age = max(int(expires - time.time()), 1)
+    if via_cookie:
+        set_session_cookies(request, response, new, expires, csrf=claims.csrf)
+    return TokenResponse(
+        access_token=new, expires_in_s=max_age, role=user.role.value, csrf_token=claims.csrf
     )
 
 

@@ -181,6 +181,9 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     });
   }
 
+  // The view lives on its WebSocket; a request now and then keeps the session cookie sliding
+  // (docs/api.md) so that a reconnect or the report after the stop needs no new login.
+  const keepAlive = setInterval(() => { api("/users/me").catch(() => {}); }, 5 * 60 * 1000);
   const staleTimer = setInterval(() => {
     if (lastMessageAt && performance.now() - lastMessageAt > 3000) {
       m.link.value.textContent = `no update for ${fmt((performance.now() - lastMessageAt) / 1000, 0, "s")}`;
@@ -190,6 +193,6 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
   connect();
   return {
     setSound(on) { sound = on; },
-    close() { stopped = true; clearInterval(staleTimer); if (socket) socket.close(); },
+    close() { stopped = true; clearInterval(staleTimer); clearInterval(keepAlive); if (socket) socket.close(); },
   };
 }
