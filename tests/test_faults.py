@@ -19,8 +19,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from servers import ApiServer, InfluxServer, free_port, influx_server, seed_clinic
+from strigil.ingest.protocol import decode_frame
 from strigil.ingest.replay import samples_to_frames
 from strigil.ingest.wire import encode_batch
+from strigil.signal.analyzer import analyze_arrays
 from strigil.signal.simulate import simulate_session
 from strigil.store.influx import InfluxTimeSeriesStore
 from strigil.store.models import Role
@@ -312,3 +314,58 @@ def test_readiness_follows_influxd_and_liveness_does_not(stack) -> None:  # type
     finally:
         influxd.start()
     assert httpx.get(f"{api.url}/api/v1/ready", timeout=10).status_code == 200
+
+
+def test_a_stop_waits_for_frames_an_ingester_is_still_delivering(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20 #3: after an outage the ingester catches up from its spool, frames stamped
+    seconds ago arriving fast. A stop in the middle must not cut them off (they used to be
+    acknowledged as "unassigned" and lost, with nothing flagged)."""
+    api, influxd, token, user = stack
+    sim = simulate_session(minutes=0.5, seed=23, rate_hz=RATE_HZ, scenario="lifted")
+    frames = samples_to_frames(
+        sim.t_s, sim.force_n, sim.acc_g, sim.gyr_dps, rate_hz=RATE_HZ, per_frame=16
+    )[:150]  # 12 s of samples
+
+    async def run() -> tuple[str, float, int]:
+        ws, tool_id = await hello(api, token, "C-1")
+        sid = await asyncio.to_thread(start_session, api, user, tool_id)
+        began_ns = time.time_ns()
+        first_ns = began_ns + 500_000_000
+        await asyncio.sleep(13.0)  # the ingester was cut off: all 12 s are in its spool now
+
+        async def catch_up() -> None:  # four times real time, as a spool replay runs
+            for k in range(0, len(frames), 5):
+                chunk = frames[k : k + 5]
+                records = [(first_ns + (k + j) * 80_000_000, f) for j, f in enumerate(chunk)]
+                await ws.send(encode_batch(k, records))
+                assert json.loads(await ws.recv())["type"] == "ack"
+                await asyncio.sleep(0.1)
+            await ws.close()
+
+        replay = asyncio.create_task(catch_up())
+        await asyncio.sleep(0.5)
+        t0 = time.monotonic()
+        r = await asyncio.to_thread(
+            httpx.post,
+            f"{api.url}/api/v1/sessions/{sid}/stop",
+            headers={"Authorization": f"Bearer {user}"},
+            timeout=60,
+        )
+        waited = time.monotonic() - t0
+        r.raise_for_status()
+        await replay
+        return sid, waited, r.json()["summary"]["stroke_count"]
+
+    sid, waited_s, strokes = asyncio.run(run())
+    back = stored_samples(influxd, sid, tmp_path / "reader")
+    assert len(back) == len(frames) * 16  # none cut off by the stop
+    assert 1.0 < waited_s < 15.0  # it waited for them, within its bound
+    sent = [decode_frame(f) for f in frames]
+    offline = analyze_arrays(
+        np.arange(len(frames) * 16) / RATE_HZ,
+        np.concatenate([f.force_n for f in sent]),
+        np.concatenate([f.acc_g for f in sent]),
+        np.concatenate([f.gyr_dps for f in sent]),
+        rate_hz=RATE_HZ,
+    )
+    assert strokes == len(offline.strokes) >= 3  # every stroke of the delivered frames counted

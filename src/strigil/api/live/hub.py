@@ -10,6 +10,7 @@ Registering a viewer or a channel returns the function that cancels it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -33,6 +34,14 @@ from strigil.store.models import AreaSegment, SessionStatus, TreatmentSession
 from strigil.store.timeseries import TimeSeriesStore
 
 T = TypeVar("T")
+
+
+STOP_WAIT_S = 15.0
+"""A stop waits at most this long for an ingester still delivering frames from before it."""
+STOP_IDLE_S = 1.0
+"""No frame for this long: nothing is on its way (the tool stopped or was switched off)."""
+STOP_SLACK_S = 0.3
+"""Frames this close to the stop count as delivered (the frame-timing rule keeps them fresh)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,27 @@ class LiveHub:
         if waiting is not None and waiting.prior_pending:
             store.flush()
             waiting.take_prior(store.read_strokes(waiting.id))
+
+    async def wait_delivered(
+        self, session_id: str, stop_ns: int, *, bound_s: float = STOP_WAIT_S
+    ) -> float:
+        """Wait (at most ``bound_s``) while the tool's ingester is still delivering frames
+        from before ``stop_ns`` — catching up from its spool after an outage — so that a stop
+        does not cut them off. Returns how many seconds before the stop were still missing
+        when it gave up (0.0: delivered, or nothing arriving to wait for)."""
+        deadline = time.monotonic() + bound_s
+        while True:
+            live = self._active.get(session_id)
+            if live is None or live.live.host_ns is None:
+                return 0.0
+            behind_s = (stop_ns - live.live.host_ns) / 1e9
+            received = live.live.received_monotonic
+            flowing = received is not None and time.monotonic() - received < STOP_IDLE_S
+            if behind_s <= STOP_SLACK_S or not flowing:
+                return 0.0  # delivered up to the stop, or nothing on its way
+            if time.monotonic() >= deadline:
+                return behind_s
+            await asyncio.sleep(0.05)
 
     async def prepare_stop(self, session_id: str) -> None:
         """Make sure a stop can summarise the whole session: a session taken over while the

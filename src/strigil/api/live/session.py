@@ -16,6 +16,7 @@ time), so they are still stored once.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,8 @@ class LiveState:
     """Session time of the latest sample, s."""
     host_ns: int | None = None
     """Wall-clock ns at which the latest frame reached the ingester."""
+    received_monotonic: float | None = None
+    """When (this process's monotonic clock) the latest frame reached the API."""
     battery_low: bool = False
     smoothed_force_n: float | None = None
     """Mean of the last 0.1 s, N: what the big readout shows."""
@@ -152,6 +155,7 @@ class LiveSession:
                 (host_ns - self.anchor_ns) / 1e9,
             )
             self.live.host_ns = host_ns
+            self.live.received_monotonic = time.monotonic()
             self.live.battery_low = bool(frame.flags & p.FrameFlags.BATTERY_LOW)
         dup = counts.duplicate_frames - dup_before
         bad = counts.malformed_frames - bad_before

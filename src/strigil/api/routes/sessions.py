@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import math
+import time
 from typing import Annotated, Any
 
 from fastapi import (
@@ -276,7 +277,14 @@ def edit_session(
 async def finish_session(
     hub: LiveHub, db: SessionDep, s: TreatmentSession, targets: ProtocolTargets
 ) -> StopResult:
-    """Stop a running session: its open area segment ends, its analysis finishes."""
+    """Stop a running session: its open area segment ends, its analysis finishes.
+
+    Frames from before the stop that the tool's ingester is still delivering (catching up from
+    its spool) are waited for, at most 15 s; what is still missing then is noted on the session
+    (``interruptions``: ``stopped_before_delivered`` with the seconds missing), never silent.
+    """
+    stop_ns = time.time_ns()
+    missing_s = await hub.wait_delivered(s.id, stop_ns)
     try:
         await hub.prepare_stop(s.id)
     except StoreUnavailableError as exc:
@@ -292,6 +300,18 @@ async def finish_session(
             segment.ended_at = now
     s.status = SessionStatus.STOPPED
     s.ended_at = now
+    if missing_s > 0:
+        _LOGGER.warning(
+            "session %s stopped %.1f s before its frames were delivered", s.id, missing_s
+        )
+        s.interruptions = [
+            *(s.interruptions or []),
+            {
+                "kind": "stopped_before_delivered",
+                "at": now.isoformat(),
+                "missing_s": round(missing_s, 2),
+            },
+        ]
     db.commit()
     result = await hub.stop_session(s.id, targets, segments=list(s.segments))
     hub.end_viewers(s.id, SESSION_ENDED)

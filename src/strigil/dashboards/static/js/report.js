@@ -192,6 +192,12 @@ async function run() {
       `${s.samples.toLocaleString()} samples at ${fmt(s.rate_hz, 0, "Hz")} · ${s.lost_frames} frames lost · algorithm ${s.algorithm_version}`),
   );
   for (const i of s.interruptions || []) {
+    if (i.kind === "stopped_before_delivered") {
+      main.append(el("p", { className: "notice" },
+        `The session was stopped at ${when(i.at)} while the tool's ingester was still delivering frames: `,
+        `the last ${fmt(i.missing_s, 1, "s")} before the stop are missing from this report.`));
+      continue;
+    }
     main.append(el("p", { className: "notice" },
       `The live analysis was interrupted (${i.kind.replace("_", " ")}) at ${when(i.at)} and resumed from ${fmt(i.t_s, 1, "s")} into the session: `,
       "no sample is missing (the ingester's spool replayed them), but a stroke in progress then may be counted as two."));
