@@ -15,7 +15,8 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
 COPY --from=web /build/src/strigil/dashboards/static/vendor ./src/strigil/dashboards/static/vendor
-RUN pip install -c constraints.txt . && useradd --system --home /var/lib/strigil strigil \
+RUN pip install -c constraints.txt . \
+    && useradd --system --uid 10001 --home /var/lib/strigil strigil \
     && mkdir -p /var/lib/strigil && chown strigil /var/lib/strigil
 USER strigil
 ENV STRIGIL_DATA_DIR=/var/lib/strigil STRIGIL_BIND_HOST=0.0.0.0 STRIGIL_BIND_PORT=8000

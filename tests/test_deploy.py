@@ -69,6 +69,7 @@ def test_every_secret_must_be_given(missing: str) -> None:
 def test_the_dockerfile_runs_the_api_unprivileged_with_a_health_check() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "USER strigil" in text
+    assert "--uid 10001" in text  # a fixed UID: volumes keep their owner across rebuilds
     assert "/api/v1/ready" in text  # readiness: the health check notices InfluxDB refusing
     assert 'CMD ["strigil", "serve"]' in text
     assert "-c constraints.txt" in text  # the pinned versions
@@ -78,4 +79,24 @@ def test_the_image_builds_the_dashboards_front_end_from_the_lock_file() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "npm ci" in text  # exactly web/package-lock.json, never a CDN
     assert "COPY --from=web" in text
-    assert "static/vendor" in (ROOT / ".dockerignore").read_text()  # not a stale local copy
+    ignored = (ROOT / ".dockerignore").read_text()
+    assert "static/vendor" in ignored  # not a stale local copy
+    for path in ("**/node_modules/", "tests/", "**/.pytest_cache/"):  # nothing the image needs
+        assert path in ignored
+
+
+def test_the_api_is_published_on_loopback_unless_told_otherwise() -> None:
+    """Issue 20 #8: the API behind a TLS proxy, not open to the clinic's network by default."""
+    import yaml
+
+    default = yaml.safe_load(_config(SECRETS).stdout)["services"]["api"]["ports"]
+    wide = yaml.safe_load(_config({**SECRETS, "STRIGIL_PUBLISH": "0.0.0.0"}).stdout)
+    [port] = default  # docker-compose v1 prints "127.0.0.1:8000:8000/tcp", v2 a mapping
+    host = port.get("host_ip") if isinstance(port, dict) else str(port).split(":")[0]
+    assert host == "127.0.0.1"
+    published = wide["services"]["api"]["ports"][0]
+    assert "0.0.0.0" in str(published)
+    # the health check is readiness, through bash's /dev/tcp: no Python started every 10 s
+    health = yaml.safe_load(_config(SECRETS).stdout)["services"]["api"]["healthcheck"]["test"]
+    assert "/api/v1/ready" in " ".join(health)
+    assert "python" not in " ".join(health)
