@@ -261,3 +261,70 @@ def test_tool_config_keeps_unknown_keys_and_checks_types() -> None:
     ]:
         with pytest.raises(p.ToolConfigError, match=match):
             p.parse_tool_config(bad)
+
+
+# --- wild device times and reboots (issue 18 #4) ---------------------------------------------
+
+
+def _stream_frame(seq: int, t_us: int, n: int = 4) -> bytes:
+    from strigil.ingest import protocol as proto
+
+    return proto.encode_frame(seq=seq % proto.SEQ_MODULUS, t_us=t_us % proto.DEVICE_CLOCK_MODULUS_US,
+                              dt_us=5000, force_n=np.full(n, 1.0), acc_g=np.zeros((n, 3)),
+                              gyr_dps=np.zeros((n, 3)))  # fmt: skip
+
+
+def test_one_wild_frame_is_quarantined_and_the_stream_goes_on() -> None:
+    from strigil.ingest.frames import FrameTracker
+
+    tracker = FrameTracker()
+    host0 = 1_700_000_000_000_000_000
+    taken = 0
+    for k in range(200):  # 4 samples per frame, 20 ms apart on both clocks
+        if k == 50:
+            wild = _stream_frame(k, 2**32 - 1)  # injected, or a glitch
+            assert tracker.track(wild, host0 + k * 20_000_000 + 1) is None
+        got = tracker.track(
+            _stream_frame(k + (k >= 50), 1_000_000 + k * 20_000), host0 + k * 20_000_000 + 2
+        )
+        taken += got is not None
+    assert taken == 200  # nothing after the glitch was taken for a duplicate
+    assert tracker.counts.quarantined_frames == 1
+    assert tracker.counts.duplicate_frames == 0
+
+
+def test_a_tool_reboot_starts_a_new_segment_with_the_gap_marked() -> None:
+    from strigil.ingest.frames import FrameTracker
+
+    tracker = FrameTracker()
+    host0 = 1_700_000_000_000_000_000
+    placed = []
+    for k in range(100):
+        got = tracker.track(_stream_frame(k, 2_000_000_000 + k * 20_000), host0 + k * 20_000_000)
+        placed.append(got.device_us)  # type: ignore[union-attr]
+    # the tool reboots: 3 s of nothing, then its clock at 0.25 s and seq at 0 again
+    after = host0 + 99 * 20_000_000 + 3_000_000_000
+    for k in range(100):
+        got = tracker.track(_stream_frame(k, 250_000 + k * 20_000), after + k * 20_000_000)
+        assert got is not None, k
+        placed.append(got.device_us)
+    assert tracker.counts.reboots == 1
+    assert tracker.counts.quarantined_frames == tracker.counts.duplicate_frames == 0
+    steps = np.diff(placed)
+    assert np.all(steps[:99] == 20_000)
+    assert np.all(steps[100:] == 20_000)
+    assert 2_900_000 < steps[99] < 3_100_000  # the gap is the 3 s the host saw, not 70 min
+
+
+def test_resent_frames_with_their_old_receive_times_are_duplicates_not_reboots() -> None:
+    from strigil.ingest.frames import FrameTracker
+
+    tracker = FrameTracker()
+    host0 = 1_700_000_000_000_000_000
+    frames = [(_stream_frame(k, 100_000 + k * 20_000), host0 + k * 20_000_000) for k in range(50)]
+    for data, host in frames:
+        assert tracker.track(data, host) is not None
+    for data, host in frames[:20]:  # an ingester resending its spool after an outage
+        assert tracker.track(data, host) is None
+    assert tracker.counts.duplicate_frames == 20
+    assert tracker.counts.reboots == 0

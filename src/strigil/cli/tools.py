@@ -37,6 +37,18 @@ def _tool_behaviour(cmd: argparse.ArgumentParser) -> None:
         default=0.0,
         help="test: device clock error against the host, ppm",
     )
+    cmd.add_argument(
+        "--reboot-after-s",
+        type=float,
+        default=None,
+        help="test: the tool reboots (clock and seq restart) after this many seconds",
+    )
+    cmd.add_argument(
+        "--wild-frame-at-s",
+        type=float,
+        default=None,
+        help="test: one frame with a wild device time (2**32-1 µs) at this point",
+    )
 
 
 def register(sub: Any) -> None:
@@ -109,6 +121,8 @@ def _tool_options(args: argparse.Namespace) -> Any:
         malformed_every_n_frames=args.malformed_every,
         clock_drift_ppm=args.drift_ppm,
         full_frames=args.full_frames,
+        reboot_after_s=args.reboot_after_s,
+        wild_frame_at_s=args.wild_frame_at_s,
     )
 
 

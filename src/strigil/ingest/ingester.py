@@ -139,10 +139,10 @@ class ToolLink:
         self._tare_requested.set()
 
     def _decode(self, stamp: float, data: bytes) -> None:
+        host_ns = round(stamp * 1e9) + self._wall_minus_monotonic_ns
         if self.frame_sink is not None:
-            host_ns = round(stamp * 1e9) + self._wall_minus_monotonic_ns
             self.frame_sink.frame(self.serial, host_ns, data)
-        tracked = self._frames.track(data)
+        tracked = self._frames.track(data, host_ns)
         if tracked is None:
             return  # malformed or a duplicate: counted in stats
         frame, device_us = tracked.frame, tracked.device_us

@@ -256,11 +256,31 @@ class DeviceClockUnwrapper:
     as they are, unwrapped against the current epoch.
     """
 
-    __slots__ = ("_epoch", "_last")
+    __slots__ = ("_epoch", "_last", "_offset")
 
     def __init__(self) -> None:
         self._epoch = 0
         self._last: int | None = None
+        self._offset = 0  # added to every result: a restarted clock placed after the old one
+
+    @classmethod
+    def rebased(cls, t_us: int, unwrapped_us: int) -> DeviceClockUnwrapper:
+        """An unwrapper on which raw ``t_us`` reads as ``unwrapped_us`` (a tool that rebooted:
+        its new clock continues the session's timeline instead of starting it again).
+
+        >>> u = DeviceClockUnwrapper.rebased(1_000, 5_000_000)
+        >>> u.unwrap(1_000), u.unwrap(6_000)
+        (5000000, 5005000)
+        """
+        unwrapper = cls()
+        unwrapper._last = t_us
+        unwrapper._offset = unwrapped_us - t_us
+        return unwrapper
+
+    def copy(self) -> DeviceClockUnwrapper:
+        other = DeviceClockUnwrapper()
+        other._epoch, other._last, other._offset = self._epoch, self._last, self._offset
+        return other
 
     @classmethod
     def resuming_at(cls, unwrapped_us: int) -> DeviceClockUnwrapper:
@@ -282,9 +302,9 @@ class DeviceClockUnwrapper:
                 self._epoch += 1
             elif step > DEVICE_CLOCK_MODULUS_US // 2:
                 # A late frame from before the most recent wrap.
-                return (self._epoch - 1) * DEVICE_CLOCK_MODULUS_US + t_us
+                return self._offset + (self._epoch - 1) * DEVICE_CLOCK_MODULUS_US + t_us
         self._last = t_us
-        return self._epoch * DEVICE_CLOCK_MODULUS_US + t_us
+        return self._offset + self._epoch * DEVICE_CLOCK_MODULUS_US + t_us
 
 
 # --- control point -----------------------------------------------------------------------

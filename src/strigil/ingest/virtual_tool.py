@@ -34,6 +34,10 @@ from strigil.signal.simulate import SCENARIOS, SimulatedSession, simulate_sessio
 _LOGGER = logging.getLogger(__name__)
 
 
+BOOT_US = 250_000
+"""A rebooted tool's clock at its first sample (the firmware takes a moment to start)."""
+
+
 @dataclass(frozen=True, slots=True)
 class VirtualToolOptions:
     """What the virtual tool is and how badly it behaves (for tests)."""
@@ -58,6 +62,12 @@ class VirtualToolOptions:
     rule: an older tool's behaviour, for tests and the latency comparison."""
     start_t_us: int = 3_000_000_000
     """Device clock at the first sample (near the 2**32 wrap by default, to exercise it)."""
+    reboot_after_s: float | None = None
+    """Restart the tool's clock (at 0.25 s, as after a boot) and ``seq`` (at 0) once this many
+    seconds of samples were sent — a reboot mid-session (the link stays up)."""
+    wild_frame_at_s: float | None = None
+    """Send one extra frame with a wild device time (2**32 − 1 µs) at this point: a clock
+    glitch, or an attacker."""
     extra_config: dict[str, object] = field(default_factory=dict)
 
 
@@ -71,6 +81,8 @@ class VirtualTool:
         self.frames_sent = 0
         self.commands: list[p.Command] = []
         self._seq = 0
+        self._rebooted = False
+        self._wild_sent = False
         self._tare_n = 0.0
         self._tare_pending = False
         self._stream_task: asyncio.Task[None] | None = None
@@ -257,6 +269,26 @@ class VirtualTool:
 
     async def _send_frame(self, sim: SimulatedSession, k: int, j: int, dt_us: int) -> None:
         o = self.options
+        t0_us = o.start_t_us
+        if o.reboot_after_s is not None:
+            reboot_k = round(o.reboot_after_s * self.rate_hz)
+            if k >= reboot_k:
+                if not self._rebooted:
+                    self._rebooted, self._seq = True, 0  # seq restarts with the firmware
+                t0_us = BOOT_US - reboot_k * dt_us
+        wild_k = None if o.wild_frame_at_s is None else round(o.wild_frame_at_s * self.rate_hz)
+        if wild_k is not None and not self._wild_sent and k >= wild_k:  # one glitch, once
+            self._wild_sent = True
+            wild = p.encode_frame(
+                seq=self._seq,
+                t_us=p.DEVICE_CLOCK_MODULUS_US - 1,
+                dt_us=dt_us,
+                force_n=np.zeros(1),
+                acc_g=np.zeros((1, 3)),
+                gyr_dps=np.zeros((1, 3)),
+            )
+            self._seq = (self._seq + 1) % p.SEQ_MODULUS
+            await self.device.notify_subscribers(self.stream, wild)
         seq = self._seq
         self._seq = (self._seq + 1) % p.SEQ_MODULUS
         number = self.frames_sent + 1
@@ -274,7 +306,7 @@ class VirtualTool:
             flags |= p.FrameFlags.SATURATED
         frame = p.encode_frame(
             seq=seq,
-            t_us=o.start_t_us + k * dt_us,
+            t_us=(t0_us + k * dt_us) % p.DEVICE_CLOCK_MODULUS_US,
             dt_us=dt_us,
             force_n=force,
             acc_g=sim.acc_g[k:j],

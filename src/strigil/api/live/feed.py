@@ -63,7 +63,7 @@ class LiveFeed:
         for host_ns, data in records:
             if host_ns < started_ns:
                 continue  # before the session: not its data
-            tracked = self._frames.track(data)
+            tracked = self._frames.track(data, host_ns)
             if tracked is None:
                 continue
             frame = tracked.frame

@@ -135,7 +135,7 @@ class LiveSession:
         counts = self.frames.counts
         dup_before, bad_before = counts.duplicate_frames, counts.malformed_frames
         for host_ns, data in records:
-            tracked = self.frames.track(data)
+            tracked = self.frames.track(data, host_ns)
             if tracked is None:
                 continue
             frame, device_us = tracked.frame, tracked.device_us
@@ -252,6 +252,8 @@ class LiveSession:
             "area_band_s": list(tg.treatment_time_band_s),
             "lost_frames": self.lost_frames,
             "malformed_frames": self.malformed_frames,
+            "quarantined_frames": self.frames.counts.quarantined_frames,
+            "tool_restarts": self.frames.counts.reboots,
             "battery_low": live.battery_low,
             "sample_host_ns": live.host_ns,
             "last_sample_age_s": None
