@@ -269,9 +269,14 @@ def test_tool_config_keeps_unknown_keys_and_checks_types() -> None:
 def _stream_frame(seq: int, t_us: int, n: int = 4) -> bytes:
     from strigil.ingest import protocol as proto
 
-    return proto.encode_frame(seq=seq % proto.SEQ_MODULUS, t_us=t_us % proto.DEVICE_CLOCK_MODULUS_US,
-                              dt_us=5000, force_n=np.full(n, 1.0), acc_g=np.zeros((n, 3)),
-                              gyr_dps=np.zeros((n, 3)))  # fmt: skip
+    return proto.encode_frame(
+        seq=seq % proto.SEQ_MODULUS,
+        t_us=t_us % proto.DEVICE_CLOCK_MODULUS_US,
+        dt_us=5000,
+        force_n=np.full(n, 1.0),
+        acc_g=np.zeros((n, 3)),
+        gyr_dps=np.zeros((n, 3)),
+    )
 
 
 def test_one_wild_frame_is_quarantined_and_the_stream_goes_on() -> None:
