@@ -114,9 +114,10 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
     def influxql(self, statement: str, *, user: str, password: str) -> str:
         """Run one statement with Debian's ``influx`` CLI (a client strigil did not write)."""
+        login = ["-username", user, "-password", password] if user else []
         done = subprocess.run(
-            ["influx", "-host", "127.0.0.1", "-port", str(self.http_port), "-username", user,
-             "-password", password, "-format", "csv", "-execute", statement],
+            ["influx", "-host", "127.0.0.1", "-port", str(self.http_port), *login,
+             "-format", "csv", "-execute", statement],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         if done.returncode != 0 or done.stderr.strip():
