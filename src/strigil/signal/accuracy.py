@@ -2,8 +2,11 @@
 
 A detected stroke matches a true one when their overlap is at least half their union
 (intersection over union ≥ 0.5); each stroke matches at most one other. True strokes that
-overlap data lost for longer than the bridged gap cannot be seen and are left out of the
-score, as are detections overlapping such gaps.
+overlap lost data — a disconnect widened by the 50 ms of context the analysis needs to place a
+stroke's edge next to it, and every stroke of a continuous-contact chain it touches — cannot be
+seen and are left out of the score. Whether a stroke could be seen is decided on the true
+stroke: a detection matched to a seen one counts even if its own edge touches lost data; an
+unmatched detection is left out only if it overlaps lost data itself.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from strigil.signal.settings import AnalysisSettings
 from strigil.signal.strokes import Stroke, stroke_columns, summarize
 
 BRIDGED_GAP_S = AnalysisSettings().max_bridged_gap_s
+EDGE_CONTEXT_S = 0.05
+"""Context either side of a disconnect that the analysis needs to place a stroke's edge."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +126,30 @@ def score(
     missing); by default it is recomputed from ``detected``.
     """
     lost_s = blind_spans_s
-    blind_spans_s = _blind_contact_chains(true, blind_spans_s)
-    seen_true = [s for s in true if not _overlaps(s.start_s, s.end_s, blind_spans_s)]
-    seen_det = [s for s in detected if not _overlaps(s.start_s, s.end_s, blind_spans_s)]
-    pairs = match_strokes(seen_det, seen_true)
+    # A disconnect also hides the context the analysis needs to place a stroke's end or start
+    # next to it (the smoothing's half window): a stroke ending 10 ms before one is not seen.
+    widened = [
+        (a - EDGE_CONTEXT_S, b + EDGE_CONTEXT_S) if b - a > BRIDGED_GAP_S else (a, b)
+        for a, b in blind_spans_s
+    ]
+    blind_spans_s = _blind_contact_chains(true, widened)
+    # Whether a stroke could be seen is a property of the true stroke: a detection matched to
+    # a seen true stroke counts even if its own edge touches the lost data.
+    seen = [not _overlaps(s.start_s, s.end_s, blind_spans_s) for s in true]
+    all_pairs = match_strokes(detected, true)
+    truth_of = dict(all_pairs)
+    kept = [
+        i
+        for i, d in enumerate(detected)
+        if (
+            seen[truth_of[i]] if i in truth_of else not _overlaps(d.start_s, d.end_s, blind_spans_s)
+        )
+    ]
+    seen_true = [s for s, ok in zip(true, seen, strict=True) if ok]
+    seen_det = [detected[i] for i in kept]
+    index_of_true = {j: k for k, j in enumerate(j for j, ok in enumerate(seen) if ok)}
+    index_of_det = {i: k for k, i in enumerate(kept)}
+    pairs = [(index_of_det[i], index_of_true[j]) for i, j in all_pairs if seen[j]]
     matched = len(pairs)
     precision = matched / len(seen_det) if seen_det else 1.0
     recall = matched / len(seen_true) if seen_true else 1.0

@@ -661,7 +661,7 @@ class StrokeAnalyzer:
         t = w[_T]
         left, peak, right = c.left - g0, c.peak - g0, c.right - g0
         level = s.boundary_fraction * peak_n
-        edge = self._lead
+        edge = self._half  # the smoothing pads a run's edges; the knock rule creates no crossing
         below = (x[left:peak] < level).nonzero()[0]
         found_start = below.size > 0
         if found_start:
@@ -811,7 +811,7 @@ class StrokeAnalyzer:
         # Where a region touches the edge of a run (data began or resumed mid-contact, or
         # stopped), the smoothing is padded there: a crossing within that margin is not
         # evidence that the stroke began or ended inside the data.
-        edge = self._lead
+        edge = self._half  # the smoothing pads a run's edges; the knock rule creates no crossing
         below_start = _last_below(x, left, peak, level)
         found_start = (below_start >= 0) & (~left_open | (below_start >= left + edge))
         j = np.where(found_start, below_start, left)
