@@ -26,8 +26,9 @@ session. Both see a stream of notifications in arrival order and must agree on w
 >>> tracker = FrameTracker()
 >>> [tracker.track(f) is not None for f in (frame(0, 0), frame(0, 0), b"bad", frame(3, 60000))]
 [True, False, False, True]
->>> tracker.counts
-FrameCounts(frames=2, samples=8, malformed_frames=1, duplicate_frames=1, lost_frames=1)
+>>> c = tracker.counts
+>>> c.frames, c.samples, c.malformed_frames, c.duplicate_frames, c.lost_frames
+(2, 8, 1, 1, 1)
 """
 
 from __future__ import annotations
