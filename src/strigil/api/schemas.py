@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from strigil.signal.strokes import Pattern
 from strigil.store.models import Role, SessionStatus, Side, Timing
@@ -18,7 +18,10 @@ TechniquePattern = Literal["linear", "strumming", "j_stroke", "fanning"]
 
 class Body(BaseModel):
     """A request body: every text in it must be valid Unicode (JSON can carry a lone surrogate,
-    which no database can store: 422, not 500)."""
+    which no database can store: 422, not 500), and a field it does not have is refused (422
+    naming it) rather than ignored — a typo must not pass for a setting."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
     @classmethod
