@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from websockets.asyncio.client import connect
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from servers import ApiServer, seed_clinic
 from strigil.ingest.replay import samples_to_frames
@@ -68,16 +70,20 @@ def frames(seconds: float, seed: int = 3) -> list[bytes]:
     )
 
 
-async def stream(world: World, clinic: str, serial: str, data: list[bytes]) -> list[dict]:
-    """Speak the ingest protocol for one tool: hello, then the frames in batches of 5; the
-    replies in order."""
-    ws = await connect(world.ws + "/api/v1/ingest/ws",
-                       additional_headers={"Authorization": f"Bearer {world.tokens[clinic]}"},
-                       compression=None)  # fmt: skip
+async def stream(
+    world: World, clinic: str, serial: str, data: list[bytes], host0: int | None = None
+) -> list[dict]:
+    """Speak the ingest protocol for one tool: hello, then the frames in batches of 5, frame k
+    stamped ``host0 + k·80 ms`` (default: from now); the replies in order."""
+    ws = await connect(
+        world.ws + "/api/v1/ingest/ws",
+        additional_headers={"Authorization": f"Bearer {world.tokens[clinic]}"},
+        compression=None,
+    )
     config = {"profile": 1, "model": "S1", "serial": serial, "firmware": "1", "rate_hz": 200}
     await ws.send(json.dumps({"type": "hello", "config": config}))
     replies = [json.loads(await ws.recv())]
-    host0 = time.time_ns()
+    host0 = time.time_ns() if host0 is None else host0
     for k in range(0, len(data), 5):
         chunk = data[k : k + 5]
         await ws.send(
@@ -94,9 +100,12 @@ def world(tmp_path: Path) -> Iterator[World]:
     tokens = {}
     for clinic, users in USERS.items():
         tokens[clinic] = seed_clinic(
-            data, KEY, {u: (role, PASSWORD) for u, role in users.items()}, clinic=clinic,
+            data,
+            KEY,
+            {u: (role, PASSWORD) for u, role in users.items()},
+            clinic=clinic,
             token_name=f"{clinic} room",
-        )  # fmt: skip
+        )
     env = {"STRIGIL_DATA_DIR": str(data), "STRIGIL_SECRET_KEY": KEY}
     api = ApiServer(env, _free(), log_path=tmp_path / "api.log")
     api.start()
@@ -120,7 +129,8 @@ def world(tmp_path: Path) -> Iterator[World]:
             s.raise_for_status()
             w.ids["session"] = s.json()["id"]
         time.sleep(0.2)
-        asyncio.run(stream(w, "North", "N-TOOL", frames(4.0)))
+        w.ids["host0"] = str(time.time_ns())
+        asyncio.run(stream(w, "North", "N-TOOL", frames(4.0), int(w.ids["host0"])))
         with w.as_("ada") as ada:
             w.ids["protocol"] = ada.get("/api/v1/protocols").json()[0]["id"]
             w.ids["user"] = next(
@@ -137,4 +147,52 @@ def _free() -> int:
     return free_port()
 
 
-__all__ = ["PASSWORD", "USERS", "World", "frames", "stream", "world"]
+def world_fixture(name: str):  # type: ignore[no-untyped-def]
+    """A module's fixture ``w``: one world for all its tests."""
+
+    @pytest.fixture(scope="module")
+    def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+        with world(tmp_path_factory.mktemp(name)) as it:
+            yield it
+
+    return w
+
+
+async def ingest_socket(w: World, clinic: str, serial: str, **kw: object) -> ClientConnection:
+    """An ingest WebSocket for one tool, past its hello."""
+    ws = await connect(
+        w.ws + "/api/v1/ingest/ws",
+        additional_headers={"Authorization": f"Bearer {w.tokens[clinic]}"},
+        **kw,  # type: ignore[arg-type]
+    )
+    config = {"profile": 1, "model": "S1", "serial": serial, "firmware": "1", "rate_hz": 200}
+    await ws.send(json.dumps({"type": "hello", "config": config}))
+    await ws.recv()
+    return ws
+
+
+async def close_code(ws: ClientConnection, timeout_s: float = 5.0) -> int | None:
+    """How the server ends this socket: its close code, 0 if it sent a message instead, None
+    if it stayed open and quiet (then it is closed here)."""
+    try:
+        await asyncio.wait_for(ws.recv(), timeout_s)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    except TimeoutError:
+        await ws.close()
+        return None
+    await ws.close()
+    return 0
+
+
+__all__ = [
+    "PASSWORD",
+    "USERS",
+    "World",
+    "close_code",
+    "frames",
+    "ingest_socket",
+    "stream",
+    "world",
+    "world_fixture",
+]

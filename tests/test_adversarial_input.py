@@ -5,29 +5,26 @@ get a typed 4xx that names the problem â€” never a 5xx, never a stalled server â
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from adversary import World, world
+from adversary import World, close_code, ingest_socket, world_fixture
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world(tmp_path_factory.mktemp("input")) as it:
-        yield it
+w = world_fixture("input")
 
 
 def test_an_oversized_json_body_is_413_before_it_is_read(w: World) -> None:
     with w.as_("dana") as c:
-        r = c.post("/api/v1/patients", content=b'{"code": "' + b"x" * (2 << 20) + b'"}',
-                   headers={"Content-Type": "application/json"})  # fmt: skip
+        r = c.post(
+            "/api/v1/patients",
+            content=b'{"code": "' + b"x" * (2 << 20) + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
     assert r.status_code == 413
 
 
@@ -64,20 +61,12 @@ def test_trace_parameters_out_of_range_are_refused(w: World, params: str) -> Non
 
 def test_an_oversized_ingest_message_closes_only_that_connection(w: World) -> None:
     async def send_huge() -> int | None:
-        ws = await connect(
-            w.ws + "/api/v1/ingest/ws",
-            max_size=None,
-            additional_headers={"Authorization": f"Bearer {w.tokens['North']}"},
-        )
-        config = {"profile": 1, "model": "S1", "serial": "N-BIG", "firmware": "1", "rate_hz": 200}
-        await ws.send(json.dumps({"type": "hello", "config": config}))
-        await ws.recv()
+        ws = await ingest_socket(w, "North", "N-BIG", max_size=None)
         try:
             await ws.send(b"\x00" * (8 << 20))
-            await asyncio.wait_for(ws.recv(), 10)
         except ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd else None
-        return 0
+        return await close_code(ws, 10)
 
     assert asyncio.run(send_huge()) in (1007, 1009)
     assert httpx.get(w.url + "/api/v1/health").status_code == 200  # the server is fine

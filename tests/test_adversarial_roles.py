@@ -3,32 +3,41 @@ against a real `strigil serve` (the rules: docs/api.md, docs/dashboards.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from adversary import World, world
+from adversary import World, world_fixture
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world(tmp_path_factory.mktemp("roles")) as it:
-        yield it
+w = world_fixture("roles")
 
 
 ADMIN_ONLY = [
-    ("POST", "/api/v1/users",
-     {"username": "eve", "password": "a long enough password 1", "role": "admin"}),
-    ("POST", "/api/v1/protocols", {"name": "mine", "force_min_n": 1, "force_max_n": 9,
-                                   "rate_min_per_min": 1, "rate_max_per_min": 99,
-                                   "area_time_min_s": 1, "area_time_max_s": 99,
-                                   "session_min_min": 1, "session_max_min": 99}),
+    (
+        "POST",
+        "/api/v1/users",
+        {"username": "eve", "password": "a long enough password 1", "role": "admin"},
+    ),
+    (
+        "POST",
+        "/api/v1/protocols",
+        {
+            "name": "mine",
+            "force_min_n": 1,
+            "force_max_n": 9,
+            "rate_min_per_min": 1,
+            "rate_max_per_min": 99,
+            "area_time_min_s": 1,
+            "area_time_max_s": 99,
+            "session_min_min": 1,
+            "session_max_min": 99,
+        },
+    ),
     ("GET", "/api/v1/audit", None),
     ("GET", "/api/v1/users", None),
     ("PATCH", "/api/v1/tools/{tool}", {"api_token_id": None}),
-]  # fmt: skip
+]
 RUNS_SESSIONS = [
     ("POST", "/api/v1/sessions", {"tool_id": "{tool}"}),
     ("POST", "/api/v1/sessions/{session}/stop", None),
@@ -42,9 +51,11 @@ RUNS_SESSIONS = [
 
 
 def _call(w: World, who: str, method: str, path: str, body: dict | None):  # type: ignore[no-untyped-def]
-    payload = None if body is None else {
-        k: v.format(**w.ids) if isinstance(v, str) else v for k, v in body.items()
-    }  # fmt: skip
+    payload = (
+        None
+        if body is None
+        else {k: v.format(**w.ids) if isinstance(v, str) else v for k, v in body.items()}
+    )
     with w.as_(who) as c:
         return c.request(method, path.format(**w.ids), json=payload)
 

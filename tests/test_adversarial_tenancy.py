@@ -4,21 +4,17 @@ every route, its live view and its exports — against a real `strigil serve`.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
-from adversary import World, world
+from adversary import World, close_code, world_fixture
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world(tmp_path_factory.mktemp("tenancy")) as it:
-        yield it
+w = world_fixture("tenancy")
 
 
 READS = [
@@ -77,8 +73,14 @@ def test_south_cannot_write_into_north(w: World, method: str, path: str, body: d
 
 def test_south_lists_hold_nothing_of_north(w: World) -> None:
     with w.as_("sal") as c:
-        for path in ("/api/v1/sessions", "/api/v1/patients", "/api/v1/tools", "/api/v1/users",
-                     "/api/v1/drills", "/api/v1/audit"):  # fmt: skip
+        for path in (
+            "/api/v1/sessions",
+            "/api/v1/patients",
+            "/api/v1/tools",
+            "/api/v1/users",
+            "/api/v1/drills",
+            "/api/v1/audit",
+        ):
             r = c.get(path)
             assert r.status_code == 200, path
             for secret in (w.ids["session"], "N-TOOL", "dana", "P-N1"):
@@ -87,8 +89,11 @@ def test_south_lists_hold_nothing_of_north(w: World) -> None:
 
 def test_an_export_filtered_on_north_ids_refuses_them(w: World) -> None:
     with w.as_("sue") as c:
-        for q in (f"tool_id={w.ids['tool']}", f"protocol_id={w.ids['protocol']}",
-                  f"therapist_id={w.ids['user']}"):  # fmt: skip
+        for q in (
+            f"tool_id={w.ids['tool']}",
+            f"protocol_id={w.ids['protocol']}",
+            f"therapist_id={w.ids['user']}",
+        ):
             r = c.get(f"/api/v1/exports?format=csv&{q}")
             assert r.status_code == 422, (q, r.text)
             assert "N-TOOL" not in r.text
@@ -103,11 +108,7 @@ def test_the_live_view_of_north_is_closed_to_south(w: World) -> None:
             )
         except InvalidStatus as exc:
             return exc.response.status_code
-        try:
-            await asyncio.wait_for(ws.recv(), 5)
-        except ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else None
-        return 0  # a message: a leak
+        return await close_code(ws, 5)  # 0 (a message) or None (kept open) would be a leak
 
     assert asyncio.run(watch()) in (1008, 403, 404)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import httpx
 import jwt
@@ -13,15 +12,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from adversary import PASSWORD, World, world
+from adversary import PASSWORD, World, world_fixture
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world(tmp_path_factory.mktemp("tokens")) as it:
-        yield it
+w = world_fixture("tokens")
 
 
 def _claims(w: World) -> dict:
@@ -72,8 +68,9 @@ def test_a_tokens_role_claim_is_not_trusted_over_the_database(w: World) -> None:
 def test_a_persons_token_cannot_ingest_and_an_ingest_token_cannot_read(w: World) -> None:
     async def ingest_with(token: str) -> int:
         try:
-            ws = await connect(w.ws + "/api/v1/ingest/ws",
-                               additional_headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            ws = await connect(
+                w.ws + "/api/v1/ingest/ws", additional_headers={"Authorization": f"Bearer {token}"}
+            )
         except InvalidStatus as exc:
             return exc.response.status_code
         await ws.close()
