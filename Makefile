@@ -58,17 +58,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## servers: the real InfluxDB (and its `influx` CLI, a reader we did not write) and PostgreSQL the tests start, Chromium for the browser tests,
+## servers: the real InfluxDB (and its `influx` CLI, a reader we did not write), PostgreSQL and nginx (the guide's TLS proxy) the tests start, Chromium for the browser tests,
 ## GNU Octave for the .mat exports, and docker-compose to check the compose file (Debian packages, installed if missing; no Docker engine is needed)
 servers:
-	@if ! command -v influxd >/dev/null || ! command -v influx >/dev/null \
+	@if ! command -v influxd >/dev/null || ! command -v influx >/dev/null || ! command -v nginx >/dev/null || ! command -v openssl >/dev/null \
 	    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v chromium >/dev/null \
 	    || ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }; then \
-	  echo "installing influxdb (server and CLI), postgresql, chromium and docker-compose from Debian's packages"; \
+	  echo "installing influxdb (server and CLI), postgresql, nginx, chromium and docker-compose from Debian's packages"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb influxdb-client postgresql \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb influxdb-client postgresql nginx openssl \
 	    chromium docker-compose >/dev/null; \
 	fi
 	@if ! command -v octave >/dev/null; then \
