@@ -101,6 +101,19 @@ def user_of_token(
     return user, claims
 
 
+def request_principal(
+    request: Request, db: Session, settings: Settings
+) -> tuple[User, TokenClaims, bool] | None:
+    """The person behind a request's bearer token, else its session cookie: (user, claims,
+    whether it came by cookie), or None."""
+    token = bearer_token(request.headers)
+    via_cookie = not token
+    if via_cookie:
+        token = request.cookies.get(SESSION_COOKIE, "")
+    found = user_of_token(db, token, key=settings.signing_key())
+    return None if found is None else (*found, via_cookie)
+
+
 def get_current_user(
     request: Request, response: Response, settings: SettingsDep, db: SessionDep
 ) -> User:
@@ -111,14 +124,10 @@ def get_current_user(
     cookie past half its life is renewed on the response (a sliding session), never beyond
     ``session_max_hours`` after the login.
     """
-    token = bearer_token(request.headers)
-    via_cookie = not token
-    if via_cookie:
-        token = request.cookies.get(SESSION_COOKIE, "")
-    found = user_of_token(db, token, key=settings.signing_key())
+    found = request_principal(request, db, settings)
     if found is None:
         raise _UNAUTHENTICATED
-    user, claims = found
+    user, claims, via_cookie = found
     if via_cookie and request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or sent != request.cookies.get(CSRF_COOKIE) or sent != claims.csrf:

@@ -34,18 +34,28 @@ def treatment_time_s(strokes: Sequence[Stroke], bout_gap_s: float = DEFAULT_BOUT
     return float(sum(b.duration_s for b in bouts_of(starts, ends, bout_gap_s=bout_gap_s)))
 
 
-def stroke_areas(
+def stroke_segments(
     strokes: Sequence[Stroke], segments: Sequence[AreaSegment], anchor_ns: int | None
-) -> list[str | None]:
-    """The body area each stroke started in (None: outside every segment, or no time base)."""
+) -> list[AreaSegment | None]:
+    """The body-area segment each stroke started in (None: outside every segment, or no time
+    base); the first segment that holds it."""
     windows = (
-        [(seg.area, *segment_window_s(seg, anchor_ns)) for seg in segments]
+        [(seg, *segment_window_s(seg, anchor_ns)) for seg in segments]
         if anchor_ns is not None
         else []
     )
     return [
-        next((area for area, start, end in windows if start <= k.start_s < end), None)
+        next((seg for seg, start, end in windows if start <= k.start_s < end), None)
         for k in strokes
+    ]
+
+
+def stroke_areas(
+    strokes: Sequence[Stroke], segments: Sequence[AreaSegment], anchor_ns: int | None
+) -> list[str | None]:
+    """The body area each stroke started in (None: outside every segment, or no time base)."""
+    return [
+        None if seg is None else seg.area for seg in stroke_segments(strokes, segments, anchor_ns)
     ]
 
 
@@ -55,20 +65,13 @@ def area_doses(
     """Per body-area segment: strokes, treatment time (s), mean peak force (N) and strokes of
     each pattern (``linear_strokes`` …) of the strokes that started inside it; strokes outside
     every segment count under area ``null``."""
-    windows: list[tuple[str | None, str | None, float, float]] = []
+    groups: dict[tuple[str | None, str | None], list[Stroke]] = {}
+    for k, seg in zip(strokes, stroke_segments(strokes, segments, anchor_ns), strict=True):
+        key = (None, None) if seg is None else (seg.area, seg.side.value)
+        groups.setdefault(key, []).append(k)
     if anchor_ns is not None:
         for seg in segments:
-            windows.append((seg.area, seg.side.value, *segment_window_s(seg, anchor_ns)))
-    groups: dict[tuple[str | None, str | None], list[Stroke]] = {}
-    for k in strokes:
-        key: tuple[str | None, str | None] = (None, None)
-        for area, side, start, end in windows:
-            if start <= k.start_s < end:
-                key = (area, side)
-                break
-        groups.setdefault(key, []).append(k)
-    for area, side, _, _ in windows:
-        groups.setdefault((area, side), [])
+            groups.setdefault((seg.area, seg.side.value), [])
     out: list[dict[str, object]] = []
     for (area, side), ks in groups.items():
         peaks = [k.peak_force_n for k in ks]

@@ -13,14 +13,14 @@ from strigil.api.deps import (
     SessionDep,
     SettingsDep,
     renew_token,
+    request_principal,
     set_session_cookies,
-    user_of_token,
 )
 from strigil.api.schemas import (
     LoginRequest,
     TokenResponse,
 )
-from strigil.api.security import CSRF_COOKIE, SESSION_COOKIE, bearer_token, create_access_token
+from strigil.api.security import CSRF_COOKIE, SESSION_COOKIE, create_access_token
 from strigil.store.clinics import audit
 from strigil.store.models import User
 from strigil.store.passwords import verify_password
@@ -88,14 +88,10 @@ def refresh(
 ) -> TokenResponse:
     """A fresh token for the same login (bearer clients; the dashboards' cookie renews by
     itself), until ``session_max_hours`` after the login: then 401, log in again."""
-    token = bearer_token(request.headers)
-    via_cookie = not token
-    if via_cookie:
-        token = request.cookies.get(SESSION_COOKIE, "")
-    found = user_of_token(db, token, key=settings.signing_key())
+    found = request_principal(request, db, settings)
     if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="log in first")
-    user, claims = found
+    user, claims, via_cookie = found
     renewed = renew_token(claims, settings)
     if renewed is None:
         raise HTTPException(
