@@ -81,7 +81,12 @@ def table_bytes(
             else Table(table.name, table.description, cols).arrow_schema()
         )
         arrays = [
-            pa.array([_arrow_value(c, row.get(c.name)) for row in rows], type=ARROW_TYPES[c.kind])
+            pa.array(
+                [_arrow_value(c, row.get(c.name)) for row in rows]
+                if c.kind == "time"
+                else [row.get(c.name) for row in rows],
+                type=ARROW_TYPES[c.kind],
+            )
             for c in cols
         ]
         buf = io.BytesIO()
