@@ -1,21 +1,32 @@
 # The strigil API and dashboards. Build: docker build -t strigil . ; run with docker-compose.yml.
+#
+# The base images are build arguments so a production build pins them by digest (the digest
+# a registry serves for a tag is not knowable offline; docs/deploy.md, "The image"):
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   # prints Digest: sha256:…
+#   docker build --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:… \
+#                --build-arg NODE_IMAGE=node:20-bookworm-slim@sha256:… -t strigil .
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # The dashboards' front-end package (uPlot), pinned by web/package-lock.json, copied into the
 # Python package's static files.
-FROM node:20-bookworm-slim AS web
+FROM ${NODE_IMAGE} AS web
 WORKDIR /build
 COPY web ./web
 RUN mkdir -p src/strigil/dashboards/static && cd web && npm ci --no-audit --no-fund \
     && npm run build
 
-FROM python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml requirements-docker.txt README.md ./
 COPY src ./src
 COPY --from=web /build/src/strigil/dashboards/static/vendor ./src/strigil/dashboards/static/vendor
-RUN pip install -c constraints.txt . \
+# Every Python package from requirements-docker.txt, each file checked against its SHA-256;
+# then strigil itself with that backend and nothing fetched (--no-index).
+RUN pip install --require-hashes --no-deps -r requirements-docker.txt \
+    && pip install --no-deps --no-build-isolation --no-index . \
     && useradd --system --uid 10001 --home /var/lib/strigil strigil \
     && mkdir -p /var/lib/strigil && chown strigil /var/lib/strigil
 USER strigil

@@ -11,7 +11,7 @@ DEMO_SECONDS ?=
 VENDOR := src/strigil/dashboards/static/vendor/.built-stamp
 VALIDATORS := tests/validators/node_modules/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench clean servers static validators
+.PHONY: demo test lint typecheck unit bench clean servers static validators docker-lock
 
 ## static: the dashboards' front-end packages (pinned by web/package-lock.json), copied into
 ## the package's static files; nothing is loaded from a CDN
@@ -92,6 +92,10 @@ bench: $(STAMP) $(VENDOR) servers
 	$(BIN)/python bench/bench_api_ingest.py
 	$(BIN)/python bench/bench_live_latency.py
 	$(BIN)/python bench/bench_browser_latency.py
+
+## docker-lock: regenerate requirements-docker.txt (hash-pinned) after a dependency change
+docker-lock:
+	deploy/lock-docker-requirements.sh
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) web/node_modules tests/validators/node_modules src/strigil/dashboards/static/vendor .pytest_cache .mypy_cache .ruff_cache

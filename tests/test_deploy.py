@@ -72,7 +72,9 @@ def test_the_dockerfile_runs_the_api_unprivileged_with_a_health_check() -> None:
     assert "--uid 10001" in text  # a fixed UID: volumes keep their owner across rebuilds
     assert "/api/v1/ready" in text  # readiness: the health check notices InfluxDB refusing
     assert 'CMD ["strigil", "serve"]' in text
-    assert "-c constraints.txt" in text  # the pinned versions
+    assert (
+        "--require-hashes --no-deps -r requirements-docker.txt" in text
+    )  # pinned files (issue 20 #9)
 
 
 def test_the_image_builds_the_dashboards_front_end_from_the_lock_file() -> None:
@@ -100,3 +102,92 @@ def test_the_api_is_published_on_loopback_unless_told_otherwise() -> None:
     health = yaml.safe_load(_config(SECRETS).stdout)["services"]["api"]["healthcheck"]["test"]
     assert "/api/v1/ready" in " ".join(health)
     assert "python" not in " ".join(health)
+
+
+def _locked() -> dict[str, tuple[str, list[str]]]:
+    """requirements-docker.txt as {normalised name: (version, [sha256 …])}."""
+    import re
+
+    entries: dict[str, tuple[str, list[str]]] = {}
+    text = (ROOT / "requirements-docker.txt").read_text()
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text):
+        head = re.match(r"([A-Za-z0-9_.\-]+)==(\S+)", block)
+        if head:
+            name = re.sub(r"[-_.]+", "-", head[1]).lower()
+            entries[name] = (head[2], re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
+    return entries
+
+
+def test_the_images_python_packages_are_pinned_by_hash_at_the_tested_versions() -> None:
+    """Issue 20 #9: every file the image installs is checked against its SHA-256, and the
+    versions are the ones this suite ran on (constraints.txt and this virtualenv)."""
+    import re
+    import tomllib
+    from importlib import metadata
+
+    locked = _locked()
+    assert len(locked) >= 40
+    pins = re.finditer(r"^([A-Za-z0-9_.\-]+)==(\S+)", (ROOT / "constraints.txt").read_text(), re.M)
+    constraints = {re.sub(r"[-_.]+", "-", m[1]).lower(): m[2] for m in pins}
+    for name, (version, hashes) in locked.items():
+        assert hashes, f"{name} has no hash"
+        assert constraints.get(name) == version, f"{name}=={version}: not constraints.txt's"
+        if name not in ("setuptools", "wheel"):  # the build backend, not in this virtualenv
+            assert metadata.version(name) == version, f"{name}: the suite ran another version"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ]", requirement)[0]).lower()
+        assert name in locked, f"{name} (pyproject) is missing from requirements-docker.txt"
+    assert {"setuptools", "wheel"} <= locked.keys()  # the backend that installs strigil
+
+
+def _pip_lines(dockerfile: str) -> list[list[str]]:
+    """The final stage's `pip install …` commands, as argument lists."""
+    import shlex
+
+    final = dockerfile.split("FROM ${PYTHON_IMAGE}")[1]
+    run = final.split("\nRUN ", 1)[1].split("\nUSER ")[0].replace("\\\n", " ")
+    return [shlex.split(c.strip()) for c in run.split("&&") if c.strip().startswith("pip ")]
+
+
+def test_the_images_install_steps_check_every_hash_and_fetch_nothing_unpinned(
+    tmp_path: Path,
+) -> None:
+    """The Dockerfile's own pip commands, run in a fresh virtualenv on a copy of the build
+    context (no Docker engine here): strigil installs and starts; one altered hash stops it."""
+    import sys
+
+    commands = _pip_lines((ROOT / "Dockerfile").read_text())
+    assert any("--require-hashes" in c for c in commands)
+    assert all("--require-hashes" in c or "--no-index" in c for c in commands)
+    context = tmp_path / "context"
+    context.mkdir()
+    for name in ("pyproject.toml", "requirements-docker.txt", "README.md"):
+        shutil.copy(ROOT / name, context / name)
+    shutil.copytree(ROOT / "src", context / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    venv = tmp_path / "venv"
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "PIP_CONSTRAINT": "", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    for command in commands:
+        result = subprocess.run(
+            [str(venv / "bin" / "pip"), *command[1:]],
+            cwd=context, env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+    started = subprocess.run(
+        [str(venv / "bin" / "strigil"), "--help"], capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stderr
+    assert "serve" in started.stdout
+    version, hashes = _locked()["tqdm"]
+    altered = context / "altered.txt"
+    altered.write_text(f"tqdm=={version} --hash=sha256:{'0' * 64}\n")
+    refused = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--force-reinstall", "--require-hashes",
+         "--no-deps", "-r", str(altered)],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in refused.stderr
+    assert hashes[0] in refused.stderr  # pip names the hash it got, one the lock lists
