@@ -63,13 +63,13 @@ typecheck: $(STAMP)
 servers:
 	@if ! command -v influxd >/dev/null || ! command -v influx >/dev/null || ! command -v nginx >/dev/null || ! command -v openssl >/dev/null \
 	    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	    || ! command -v chromium >/dev/null \
+	    || ! command -v chromium >/dev/null || ! command -v dbus-daemon >/dev/null \
 	    || ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }; then \
-	  echo "installing influxdb (server and CLI), postgresql, nginx, chromium and docker-compose from Debian's packages"; \
+	  echo "installing influxdb (server and CLI), postgresql, nginx, chromium, dbus-daemon and docker-compose from Debian's packages"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb influxdb-client postgresql nginx openssl \
-	    chromium docker-compose >/dev/null; \
+	    chromium dbus-daemon docker-compose >/dev/null; \
 	fi
 	@if ! command -v octave >/dev/null; then \
 	  echo "installing GNU Octave from Debian's packages (the tests load .mat exports with it)"; \

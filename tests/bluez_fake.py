@@ -1,3 +1,4 @@
+# ruff: noqa: N802, F722, F821 - D-Bus member names, and signatures as annotations
 """A fake BlueZ: ``org.bluez`` on a private dbus-daemon, backed by bumble virtual tools.
 
 No Bluetooth hardware and no ``/dev/vhci`` exist here, so ``bluetoothd`` cannot run. This is
@@ -15,7 +16,7 @@ What it does not do, and so what the tests through it cannot show: bluetoothd's 
 exchange timing (the MTU is known when services resolve), connection intervals and their
 parameter updates, the GATT cache across connections, pairing and bonding, and the radio.
 
-``python -m tests.bluez_fake --tools 3`` runs it alone and prints the bus address.
+``.venv/bin/python tests/bluez_fake.py --tools 3`` runs it alone and prints the bus address.
 
 (No ``from __future__ import annotations``: dbus-fast reads the D-Bus signatures from the
 annotations, as strings.)
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bumble.core import UUID, AdvertisingData
+from bumble.core import AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.gatt import Characteristic
 from bumble.hci import Address
@@ -93,33 +94,34 @@ class Adapter1(ServiceInterface):
         self.calls: list[str] = []
 
     @dbus_property(access=PropertyAccess.READ)
-    def Address(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def Address(self) -> "s":
         return CENTRAL_ADDRESS
 
     @dbus_property(access=PropertyAccess.READ)
-    def Name(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def Name(self) -> "s":
         return "strigil-fake"
 
     @dbus_property(access=PropertyAccess.READ)
-    def Alias(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def Alias(self) -> "s":
         return "strigil-fake"
 
     @dbus_property(access=PropertyAccess.READ)
-    def Powered(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Powered(self) -> "b":
         return self.powered
 
     @dbus_property(access=PropertyAccess.READ)
-    def Discovering(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Discovering(self) -> "b":
         return self.discovering
 
     @dbus_property(access=PropertyAccess.READ)
-    def Roles(self) -> "as":  # type: ignore[name-defined]  # noqa: F821
+    def Roles(self) -> "as":
         return ["central", "peripheral"]
 
     @method()
-    def SetDiscoveryFilter(self, properties: "a{sv}") -> None:  # type: ignore[name-defined]  # noqa: F821
+    def SetDiscoveryFilter(self, properties: "a{sv}") -> None:
         self.calls.append("SetDiscoveryFilter")
         self.fake.discovery_filter = {k: v.value for k, v in properties.items()}
+        self.fake.discovery_filters.append(self.fake.discovery_filter)
 
     @method()
     async def StartDiscovery(self) -> None:
@@ -140,7 +142,7 @@ class Adapter1(ServiceInterface):
         self.emit_properties_changed({"Discovering": False})
 
     @method()
-    async def RemoveDevice(self, device: "o") -> None:  # type: ignore[name-defined]  # noqa: F821
+    async def RemoveDevice(self, device: "o") -> None:
         self.calls.append("RemoveDevice")
         await self.fake.remove_device_path(device)
 
@@ -168,55 +170,55 @@ class Device1(ServiceInterface):
         self.emit_properties_changed({"Name": name, "Alias": name})
 
     @dbus_property(access=PropertyAccess.READ)
-    def Address(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def Address(self) -> "s":
         return self.address
 
     @dbus_property(access=PropertyAccess.READ)
-    def AddressType(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def AddressType(self) -> "s":
         return "public"
 
     @dbus_property(access=PropertyAccess.READ)
-    def Name(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def Name(self) -> "s":
         return self.tool_name or ""
 
     @dbus_property(access=PropertyAccess.READ)
-    def Alias(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def Alias(self) -> "s":
         return self.tool_name or self.address.replace(":", "-")
 
     @dbus_property(access=PropertyAccess.READ)
-    def Adapter(self) -> "o":  # type: ignore[name-defined]  # noqa: F821
+    def Adapter(self) -> "o":
         return ADAPTER_PATH
 
     @dbus_property(access=PropertyAccess.READ)
-    def Paired(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Paired(self) -> "b":
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def Bonded(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Bonded(self) -> "b":
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def Trusted(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Trusted(self) -> "b":
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def Blocked(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Blocked(self) -> "b":
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def RSSI(self) -> "n":  # type: ignore[name-defined]  # noqa: F821
+    def RSSI(self) -> "n":
         return self.rssi
 
     @dbus_property(access=PropertyAccess.READ)
-    def UUIDs(self) -> "as":  # type: ignore[name-defined]  # noqa: F821
+    def UUIDs(self) -> "as":
         return self.uuids
 
     @dbus_property(access=PropertyAccess.READ)
-    def Connected(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Connected(self) -> "b":
         return self.connected
 
     @dbus_property(access=PropertyAccess.READ)
-    def ServicesResolved(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def ServicesResolved(self) -> "b":
         return self.resolved
 
     @method()
@@ -238,15 +240,15 @@ class GattService1(ServiceInterface):
         self.uuid, self.device = uuid, device
 
     @dbus_property(access=PropertyAccess.READ)
-    def UUID(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def UUID(self) -> "s":
         return self.uuid
 
     @dbus_property(access=PropertyAccess.READ)
-    def Primary(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Primary(self) -> "b":
         return True
 
     @dbus_property(access=PropertyAccess.READ)
-    def Device(self) -> "o":  # type: ignore[name-defined]  # noqa: F821
+    def Device(self) -> "o":
         return self.device
 
 
@@ -259,48 +261,48 @@ class GattCharacteristic1(ServiceInterface):
         self.flags = [n for f, n in _FLAGS.items() if proxy.properties & f]
 
     @dbus_property(access=PropertyAccess.READ)
-    def UUID(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def UUID(self) -> "s":
         return uuid_str(self.proxy.uuid)
 
     @dbus_property(access=PropertyAccess.READ)
-    def Service(self) -> "o":  # type: ignore[name-defined]  # noqa: F821
+    def Service(self) -> "o":
         return self.service
 
     @dbus_property(access=PropertyAccess.READ)
-    def Flags(self) -> "as":  # type: ignore[name-defined]  # noqa: F821
+    def Flags(self) -> "as":
         return self.flags
 
     @dbus_property(access=PropertyAccess.READ)
-    def Value(self) -> "ay":  # type: ignore[name-defined]  # noqa: F821
+    def Value(self) -> "ay":
         return self.value
 
     @dbus_property(access=PropertyAccess.READ)
-    def Notifying(self) -> "b":  # type: ignore[name-defined]  # noqa: F821
+    def Notifying(self) -> "b":
         return self.notifying
 
     @dbus_property(access=PropertyAccess.READ)
-    def MTU(self) -> "q":  # type: ignore[name-defined]  # noqa: F821
+    def MTU(self) -> "q":
         return self.link.mtu
 
     @method()
-    async def ReadValue(self, options: "a{sv}") -> "ay":  # type: ignore[name-defined]  # noqa: F821
+    async def ReadValue(self, options: "a{sv}") -> "ay":
         self.link.fake.operations.append(("read", self.path, b""))
         try:
             value = bytes(await self.link.peer.read_value(self.proxy))
-        except Exception as exc:  # noqa: BLE001 - bumble's ATT error, as bluetoothd says it
+        except Exception as exc:  # bumble's ATT error, as bluetoothd says it
             raise _att_error(exc) from exc
         self.value = value
         return value
 
     @method()
-    async def WriteValue(self, value: "ay", options: "a{sv}") -> None:  # type: ignore[name-defined]  # noqa: F821
+    async def WriteValue(self, value: "ay", options: "a{sv}") -> None:
         kind = options.get("type", Variant("s", "request")).value
         self.link.fake.operations.append(("write", self.path, bytes(value)))
         try:
             await self.link.peer.write_value(
                 self.proxy, bytes(value), with_response=kind != "command"
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _att_error(exc) from exc
 
     def _on_value(self, value: bytes) -> None:
@@ -325,7 +327,7 @@ class GattCharacteristic1(ServiceInterface):
         self.emit_properties_changed({"Notifying": False})
 
     @method()
-    def AcquireNotify(self, options: "a{sv}") -> "hq":  # type: ignore[name-defined]  # noqa: F821
+    def AcquireNotify(self, options: "a{sv}") -> "hq":
         """bleak calls this only to learn the MTU; it closes the descriptor at once."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.close()
@@ -338,19 +340,19 @@ class GattDescriptor1(ServiceInterface):
         self.link, self.proxy, self.characteristic = link, proxy, characteristic
 
     @dbus_property(access=PropertyAccess.READ)
-    def UUID(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
+    def UUID(self) -> "s":
         return uuid_str(self.proxy.type)
 
     @dbus_property(access=PropertyAccess.READ)
-    def Characteristic(self) -> "o":  # type: ignore[name-defined]  # noqa: F821
+    def Characteristic(self) -> "o":
         return self.characteristic
 
     @dbus_property(access=PropertyAccess.READ)
-    def Value(self) -> "ay":  # type: ignore[name-defined]  # noqa: F821
+    def Value(self) -> "ay":
         return b""
 
     @method()
-    async def ReadValue(self, options: "a{sv}") -> "ay":  # type: ignore[name-defined]  # noqa: F821
+    async def ReadValue(self, options: "a{sv}") -> "ay":
         return bytes(await self.link.peer.read_value(self.proxy))
 
 
@@ -374,7 +376,8 @@ class ToolPlan:
 class FakeBlueZ:
     """``org.bluez`` on a private bus, with ``tools`` virtual tools in range.
 
-    ``own_name=False`` leaves the bus without ``org.bluez`` (bluetoothd not running).
+    ``own_name=False`` leaves the bus without ``org.bluez`` (bluetoothd not running),
+    ``adapter=False`` runs it without an adapter, ``max_mtu`` caps the MTU it reports.
     """
 
     def __init__(
@@ -384,14 +387,21 @@ class FakeBlueZ:
         *,
         plans: dict[int, ToolPlan] | None = None,
         own_name: bool = True,
+        adapter: bool = True,
+        max_mtu: int = REQUESTED_MTU,
+        rates_hz: tuple[int, ...] = (200,),
     ) -> None:
         self.count = tools
-        self.options = options or VirtualToolOptions()
+        self.options = options or VirtualToolOptions(minutes=3.0)
+        self.rates_hz = rates_hz
         self.plans = plans or {}
         self.own_name = own_name
+        self.has_adapter = adapter
+        self.max_mtu = max_mtu
         self.address = ""
         self.operations: list[tuple[str, str, bytes]] = []
         self.discovery_filter: dict[str, Any] = {}
+        self.discovery_filters: list[dict[str, Any]] = []
         self.tools: list[VirtualTool] = []
         self.devices: dict[str, Device1] = {}
         self.links: dict[str, _Link] = {}
@@ -419,6 +429,9 @@ class FakeBlueZ:
         )
         link = LocalLink()  # type: ignore[no-untyped-call]
         self.tools = await start_virtual_tools(link, self.count, self.options)
+        for tool in self.tools:  # simulated before START: a tool does not stall the loop on it
+            for rate in self.rates_hz:
+                await asyncio.to_thread(tool.session, rate)
         for i, tool in enumerate(self.tools):
             self._names[str(tool.device.public_address)] = tool.options.serial
             plan = self.plans.get(i)
@@ -431,7 +444,8 @@ class FakeBlueZ:
             bus_address=self.address, bus_type=BusType.SYSTEM, negotiate_unix_fd=True
         ).connect()
         if self.own_name:
-            self._bus.export(ADAPTER_PATH, self.adapter)
+            if self.has_adapter:
+                self._bus.export(ADAPTER_PATH, self.adapter)
             await self._bus.request_name(BLUEZ)
         return self.address
 
@@ -523,18 +537,17 @@ class FakeBlueZ:
         self._seen.pop(device.address, None)
 
     async def connect(self, device: Device1) -> None:
-        assert self._central is not None and self._bus is not None
+        assert self._central is not None
+        assert self._bus is not None
         if device.address in self.links:
             return
         try:
-            connection = await asyncio.wait_for(
-                self._central.connect(Address(device.address)), 10
-            )
-        except Exception as exc:  # noqa: BLE001 - as bluetoothd reports a failed connect
+            connection = await asyncio.wait_for(self._central.connect(Address(device.address)), 10)
+        except Exception as exc:  # as bluetoothd reports a failed connect
             raise DBusError(FAILED, f"le-connection-abort-by-local ({exc})") from exc
         self.connects += 1
         peer = Peer(connection)
-        mtu = await peer.request_mtu(REQUESTED_MTU)
+        mtu = min(await peer.request_mtu(REQUESTED_MTU), self.max_mtu)
         await peer.discover_all()  # type: ignore[no-untyped-call]
         link = _Link(self, connection, peer, mtu)
         self.links[device.address] = link

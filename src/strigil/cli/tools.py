@@ -68,7 +68,12 @@ def register(sub: Any) -> None:
     ing = sub.add_parser(
         "ingest", help="stream tools over BLE to the API (store-and-forward) or into a CSV file"
     )
-    where = ing.add_mutually_exclusive_group(required=True)
+    where = ing.add_mutually_exclusive_group()
+    where.add_argument(
+        "--adapter",
+        help="without --hci or --virtual the computer's own Bluetooth is used (BlueZ, "
+        "CoreBluetooth or WinRT); on Linux, this adapter (e.g. hci1) instead of the default",
+    )
     where.add_argument(
         "--hci",
         help="bumble transport to a controller, e.g. "
@@ -182,9 +187,10 @@ def _ingest(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from strigil.ingest.errors import TokenRefusedError
+    from strigil.ingest.errors import BluetoothUnavailableError, TokenRefusedError
     from strigil.ingest.forwarder import ApiForwarder
     from strigil.ingest.ingester import CsvSink, Ingester
+    from strigil.ingest.platform import check_bluez_version, explain, platform_kwargs
     from strigil.ingest.runtime import (
         bleak_kwargs,
         central_over_transport,
@@ -222,9 +228,13 @@ def _ingest(args: argparse.Namespace) -> int:
         async with contextlib.AsyncExitStack() as stack:
             if args.hci:
                 central = await stack.enter_async_context(central_over_transport(args.hci))
-            else:
+                scan_kw, client_kw = bleak_kwargs(central)
+            elif args.virtual:
                 central = await virtual_central(args.virtual, _tool_options(args))
-            scan_kw, client_kw = bleak_kwargs(central)
+                scan_kw, client_kw = bleak_kwargs(central)
+            else:
+                await check_bluez_version()
+                scan_kw, client_kw = platform_kwargs(args.adapter)
             ingester = Ingester(
                 CsvSink(output_paths(args.output)) if args.output else None,
                 frame_sink=forwarder,
@@ -237,7 +247,11 @@ def _ingest(args: argparse.Namespace) -> int:
             seconds = int(args.duration_s) if args.duration_s is not None else None
             where = f"forwarding to {args.api}, spool {args.spool}" if forwarder else ""
             where += (" and " if where else "") + (f"writing {args.output}" if args.output else "")
-            transport = args.hci or f"{args.virtual} virtual tool(s)"
+            transport = args.hci or (
+                f"{args.virtual} virtual tool(s)"
+                if args.virtual
+                else "this computer's Bluetooth" + (f" ({args.adapter})" if args.adapter else "")
+            )
             _status(f"scanning for IASTM tools on {transport}; {where}")
             async with running_ingester(ingester, forwarder, drain_s=5.0):
                 with tqdm(total=seconds, unit="s", desc="ingesting", disable=None) as bar:
@@ -257,12 +271,17 @@ def _ingest(args: argparse.Namespace) -> int:
 
     try:
         ingester = asyncio.run(run())
-    except TokenRefusedError as exc:
+    except (TokenRefusedError, BluetoothUnavailableError) as exc:
         raise CliError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise CliError(f"cannot open {args.hci}: {exc}") from None
     except KeyboardInterrupt:
         return 0
+    except Exception as exc:
+        unavailable = None if args.hci or args.virtual else explain(exc)
+        if unavailable is not None:
+            raise CliError(str(unavailable)) from None
+        if isinstance(exc, OSError | ValueError):
+            raise CliError(f"cannot open {args.hci or 'Bluetooth'}: {exc}") from None
+        raise
     if forwarder is not None and forwarder.token_refused is not None:
         raise CliError(str(forwarder.token_refused))
     if not ingester.links:

@@ -51,3 +51,13 @@ class TokenRefusedError(IngestError):
 
     The ingester stops with this message and exit code 2; what was spooled stays spooled.
     """
+
+
+class BluetoothUnavailableError(IngestError):
+    """The computer's Bluetooth cannot be used (no adapter, powered off, no D-Bus or BlueZ,
+    BlueZ too old, permission denied); the message says which and what to do."""
+
+
+class ToolRefusedError(IngestError):
+    """A tool the ingester will not stream from (its link cannot carry the profile, or its
+    serial already has a live link); the link gives up on it rather than retrying."""

@@ -32,7 +32,9 @@ from bleak_retry_connector import establish_connection
 from strigil.common.backoff import backoff_s
 from strigil.ingest import protocol as p
 from strigil.ingest.clock import ClockFit, ClockModel
+from strigil.ingest.errors import ToolRefusedError
 from strigil.ingest.frames import FrameCounts, FrameTracker
+from strigil.ingest.platform import negotiated_mtu
 from strigil.recordings.format import csv_rows, metadata_lines
 
 _LOGGER = logging.getLogger(__name__)
@@ -99,8 +101,17 @@ class ToolLink:
         on_frame: Callable[[str], None] | None = None,
         connect_lock: asyncio.Lock | None = None,
         frame_sink: FrameSink | None = None,
+        on_identified: Callable[[ToolLink], bool] | None = None,
     ) -> None:
         self.device = device
+        """The newest ``BLEDevice`` the scanner saw for this tool (reconnects use it: BlueZ
+        drops stale device objects)."""
+        self.on_identified = on_identified
+        self.connected = False
+        self.finished = False
+        """The link gave up for good (refused tool) or was stopped."""
+        self._retired = asyncio.Event()
+        self.att_mtu: int | None = None
         self.frame_sink = frame_sink
         self._wall_minus_monotonic_ns = time.time_ns() - time.monotonic_ns()
         self._tare_requested = asyncio.Event()
@@ -133,6 +144,10 @@ class ToolLink:
             self.stats.dropped_frames += 1
 
     # --- consumer ----------------------------------------------------------------------
+
+    def retire(self) -> None:
+        """Stop this link for good (its tool is streaming through another one)."""
+        self._retired.set()
 
     def request_tare(self) -> None:
         """Tare the tool as soon as possible (at once if connected, else on connecting)."""
@@ -177,12 +192,20 @@ class ToolLink:
                 self.serial,
                 disconnected_callback=lambda _c: gone.set(),
                 max_attempts=3,
+                ble_device_callback=lambda: self.device,
                 **self.client_kwargs,
             )
         self.stats.connections += 1
         try:
+            self.att_mtu = await negotiated_mtu(client, self.serial)
             self.config = p.parse_tool_config(await client.read_gatt_char(p.CONFIG_UUID))
             self.serial = self.config.serial
+            if self.on_identified is not None and not self.on_identified(self):
+                raise ToolRefusedError(
+                    f"{self.serial} at {self.device.address}: already streaming through "
+                    "another link (a tool with a changing address); this one is closed"
+                )
+            self.connected = True
             with contextlib.suppress(BleakError, KeyError):
                 battery = await client.read_gatt_char(p.BATTERY_LEVEL_UUID)
                 self.stats.battery_percent = battery[0] if battery else None
@@ -197,7 +220,7 @@ class ToolLink:
                 p.CONTROL_POINT_UUID, p.encode_start(self.rate_hz), response=True
             )
             last_seen = time.monotonic()
-            while not stop.is_set() and not gone.is_set():
+            while not stop.is_set() and not gone.is_set() and not self._retired.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(gone.wait(), 0.2)
                 if self._tare_requested.is_set():
@@ -215,6 +238,7 @@ class ToolLink:
                     )
                     break
         finally:
+            self.connected = False
             if client.is_connected:
                 with contextlib.suppress(BleakError, Exception):
                     await client.stop_notify(p.STREAM_UUID)
@@ -229,21 +253,26 @@ class ToolLink:
         consumer = asyncio.create_task(self._consume())
         failures = 0
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self._retired.is_set():
                 try:
                     await self._session(stop)
                     failures = 0
+                except ToolRefusedError as exc:
+                    self.stats.errors.append(str(exc))
+                    _LOGGER.error("%s", exc)
+                    break
                 except (BleakError, TimeoutError, p.ProtocolError) as exc:
                     self.stats.errors.append(str(exc))
                     _LOGGER.warning("%s: link failed: %s", self.serial, exc)
                     failures += 1
-                if not stop.is_set():
+                if not stop.is_set() and not self._retired.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), reconnect_backoff_s(failures))
             while not self._queue.empty():  # what arrived before the stop is still decoded
                 stamp, data = self._queue.get_nowait()
                 self._decode(stamp, data)
         finally:
+            self.finished = True
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer
@@ -319,19 +348,36 @@ class Ingester:
         self._tasks: list[asyncio.Task[None]] = []
         self._connect_lock = asyncio.Lock()
 
+    def _claim(self, link: ToolLink) -> bool:
+        """Links are keyed by the tool's serial, not its address (macOS gives per-host
+        UUIDs, a tool may rotate a private address): a second live link is refused, a stale
+        one (reconnecting to an address the tool no longer uses) retired."""
+        for other in self.links.values():
+            if other is link or other.serial != link.serial or other.finished:
+                continue
+            if other.connected:
+                return False
+            other.retire()
+        return True
+
     async def run(self, stop: asyncio.Event) -> None:
         from bleak import BleakScanner
 
         def seen(device: BLEDevice, adv: Any) -> None:
-            if device.address in self.links or stop.is_set():
+            if stop.is_set():
+                return
+            known = self.links.get(device.address)
+            if known is not None and not known.finished:
+                known.device = device  # the newest: BlueZ drops stale device objects
                 return
             if self.names is not None and adv.local_name not in self.names:
-                return
+                return  # not it, or not identified yet (the name may come in a scan response)
             link = ToolLink(
                 device,
                 self.sink,
                 client_kwargs=self.client_kwargs,
                 connect_lock=self._connect_lock,
+                on_identified=self._claim,
                 **self.link_options,
             )
             self.links[device.address] = link
