@@ -9,6 +9,7 @@ drive :class:`Ingester` in-process so the test can break the link at a chosen mo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -224,3 +225,74 @@ def test_no_system_bus_at_all_is_said_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "no D-Bus system bus" in result.stderr.splitlines()[-1]
+
+
+def test_scan_lists_the_tools_in_range_with_what_they_say_of_themselves() -> None:
+    """`strigil scan` on the platform backend: name, address, signal from the advertisement,
+    serial, model, firmware and battery read from each tool over a short connection."""
+    import json
+
+    async def run() -> None:
+        async with FakeBlueZ(2) as fake:
+            env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": fake.address}
+            proc = await asyncio.create_subprocess_exec(
+                STRIGIL, "scan", "--seconds", "1.5", "--json", env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode == 0, err.decode()
+            tools = [json.loads(line) for line in out.decode().splitlines()]
+            assert sorted(t["serial"] for t in tools) == ["VT-0001", "VT-0002"]
+            for t in tools:
+                tool = next(x for x in fake.tools if x.options.serial == t["serial"])
+                assert t["name"] == t["serial"]
+                assert t["address"] == str(tool.device.public_address).replace("/P", "")
+                assert t["model"] == tool.options.model
+                assert t["firmware"] == tool.options.firmware
+                assert t["battery_percent"] == tool.options.battery_percent
+                assert t["att_mtu"] == 517
+                assert t["rssi_dbm"] < 0
+                assert t["problem"] is None
+            assert fake.connects == 2  # one short connection each, and no stream started
+            assert [op for op, _, _ in fake.operations if op == "write"] == []  # no command
+
+            empty = await asyncio.create_subprocess_exec(
+                STRIGIL, "scan", "--seconds", "1", "--no-connect", env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(empty.communicate(), 60)
+            assert empty.returncode == 0
+            assert out.decode().count("VT-000") == 2
+            assert fake.connects == 2  # --no-connect only listened
+
+    asyncio.run(run())
+
+
+def test_one_tool_seen_at_two_addresses_gets_one_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tool whose private address changed (or macOS's per-host UUIDs) appears twice: links
+    are keyed by the serial from its config, so the second address is refused, not streamed."""
+
+    async def run() -> None:
+        async with FakeBlueZ(2) as fake:
+            monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", fake.address)
+            twin = fake.tools[1]  # the same tool, as far as its config says
+            twin.options = dataclasses.replace(twin.options, serial="VT-0001")
+            ingester = Ingester(None)
+            await _run_until(
+                ingester,
+                lambda: (
+                    len(ingester.links) == 2
+                    and any(x.refused for x in ingester.links.values())
+                    and _samples(ingester) > 400
+                ),
+                30,
+            )
+            streaming = [x for x in ingester.links.values() if x.stats.samples]
+            refused = [x for x in ingester.links.values() if x.refused]
+            assert len(streaming) == 1
+            assert len(refused) == 1
+            assert refused[0].stats.samples == 0
+            assert "already streaming through another link" in refused[0].stats.errors[-1]
+            assert fake.connects == 2  # the refused address is not tried again
+
+    asyncio.run(run())

@@ -1,4 +1,4 @@
-"""Commands next to the tools: ``virtual-tool`` and ``ingest``."""
+"""Commands next to the tools: ``virtual-tool``, ``ingest`` and ``scan``."""
 
 from __future__ import annotations
 
@@ -114,6 +114,23 @@ def register(sub: Any) -> None:
     _tool_behaviour(ing)
     ing.set_defaults(func=ingest_command)
 
+    scan = sub.add_parser(
+        "scan",
+        help="list the IASTM tools in range: name, address, signal, and (after a short "
+        "connection) serial, model, firmware and battery",
+    )
+    on = scan.add_mutually_exclusive_group()
+    on.add_argument("--adapter", help="Linux: this adapter (e.g. hci1) instead of the default")
+    on.add_argument("--hci", help="bumble transport, as for `strigil ingest --hci`")
+    on.add_argument("--virtual", type=int, metavar="N", help="N virtual tools (demo, tests)")
+    scan.add_argument("--seconds", type=float, default=5.0, help="how long to listen, s")
+    scan.add_argument(
+        "--no-connect", action="store_true", help="only listen; do not connect to read the tools"
+    )
+    scan.add_argument("--json", action="store_true", help="one JSON object per tool instead")
+    _tool_behaviour(scan)
+    scan.set_defaults(func=scan_command)
+
 
 def _tool_options(args: argparse.Namespace) -> Any:
     from strigil.ingest.virtual_tool import VirtualToolOptions
@@ -190,14 +207,8 @@ def _ingest(args: argparse.Namespace) -> int:
     from strigil.ingest.errors import BluetoothUnavailableError, TokenRefusedError
     from strigil.ingest.forwarder import ApiForwarder
     from strigil.ingest.ingester import CsvSink, Ingester
-    from strigil.ingest.platform import check_bluez_version, explain, platform_kwargs
-    from strigil.ingest.runtime import (
-        bleak_kwargs,
-        central_over_transport,
-        output_paths,
-        running_ingester,
-        virtual_central,
-    )
+    from strigil.ingest.platform import explain
+    from strigil.ingest.runtime import output_paths, running_ingester
 
     if args.output is None and args.api is None:
         raise CliError(
@@ -226,15 +237,7 @@ def _ingest(args: argparse.Namespace) -> int:
         if forwarder is not None:
             await forwarder.check_token()  # a refused token stops us before any tool connects
         async with contextlib.AsyncExitStack() as stack:
-            if args.hci:
-                central = await stack.enter_async_context(central_over_transport(args.hci))
-                scan_kw, client_kw = bleak_kwargs(central)
-            elif args.virtual:
-                central = await virtual_central(args.virtual, _tool_options(args))
-                scan_kw, client_kw = bleak_kwargs(central)
-            else:
-                await check_bluez_version()
-                scan_kw, client_kw = platform_kwargs(args.adapter)
+            scan_kw, client_kw = await _backend(args, stack)
             ingester = Ingester(
                 CsvSink(output_paths(args.output)) if args.output else None,
                 frame_sink=forwarder,
@@ -288,6 +291,93 @@ def _ingest(args: argparse.Namespace) -> int:
         raise CliError("no tool advertising the IASTM service was found", exit_code=1)
     _report(ingester, forwarder)
     return 0
+
+
+async def _backend(args: argparse.Namespace, stack: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scanner's and the client's bleak arguments for the backend the flags choose: a
+    bumble transport (--hci), in-process virtual tools (--virtual) or, by default, the
+    computer's own Bluetooth (--adapter on Linux)."""
+    from strigil.ingest.platform import check_bluez_version, platform_kwargs
+    from strigil.ingest.runtime import bleak_kwargs, central_over_transport, virtual_central
+
+    if args.hci:
+        return bleak_kwargs(await stack.enter_async_context(central_over_transport(args.hci)))
+    if args.virtual:
+        return bleak_kwargs(await virtual_central(args.virtual, _tool_options(args)))
+    await check_bluez_version()
+    return platform_kwargs(args.adapter)
+
+
+def scan_command(args: argparse.Namespace) -> int:
+    """``strigil scan``: a table of the tools in range (exit 1 when none is)."""
+    import asyncio
+    import contextlib
+    import dataclasses
+    import json
+
+    from strigil.ingest.errors import BluetoothUnavailableError
+    from strigil.ingest.platform import explain
+    from strigil.ingest.scan import scan_tools
+
+    if args.seconds <= 0:
+        raise CliError(f"--seconds {args.seconds}: give a positive number of seconds")
+
+    async def run() -> list[Any]:
+        async with contextlib.AsyncExitStack() as stack:
+            scan_kw, client_kw = await _backend(args, stack)
+            return await scan_tools(
+                args.seconds,
+                scanner_kwargs=scan_kw,
+                client_kwargs=client_kw,
+                identify=not args.no_connect,
+            )
+
+    try:
+        found = asyncio.run(run())
+    except BluetoothUnavailableError as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:
+        unavailable = None if args.hci or args.virtual else explain(exc)
+        if unavailable is None:
+            raise
+        raise CliError(str(unavailable)) from None
+    if args.json:
+        for s in found:
+            print(json.dumps(dataclasses.asdict(s)))
+    else:
+        print(_scan_table(found))
+    if not found:
+        print(
+            f"strigil scan: no IASTM tool answered within {args.seconds:g} s: is it switched "
+            "on and near? (another computer connected to it hides it)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _scan_table(found: list[Any]) -> str:
+    head = ("name", "address", "signal", "serial", "model", "firmware", "battery", "note")
+    rows = [
+        (
+            s.name or "(no name yet)",
+            s.address,
+            f"{s.rssi_dbm} dBm" if s.rssi_dbm is not None else "",
+            s.serial or "",
+            s.model or "",
+            s.firmware or "",
+            f"{s.battery_percent} %" if s.battery_percent is not None else "",
+            s.problem or "",
+        )
+        for s in found
+    ]
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [head, *rows]
+    )
 
 
 def _status(line: str) -> None:

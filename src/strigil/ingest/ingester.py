@@ -110,6 +110,8 @@ class ToolLink:
         self.connected = False
         self.finished = False
         """The link gave up for good (refused tool) or was stopped."""
+        self.refused = False
+        """The tool was refused (:class:`ToolRefusedError`): its address is not tried again."""
         self._retired = asyncio.Event()
         self.att_mtu: int | None = None
         self.frame_sink = frame_sink
@@ -258,6 +260,7 @@ class ToolLink:
                     await self._session(stop)
                     failures = 0
                 except ToolRefusedError as exc:
+                    self.refused = True
                     self.stats.errors.append(str(exc))
                     _LOGGER.error("%s", exc)
                     break
@@ -367,7 +370,7 @@ class Ingester:
             if stop.is_set():
                 return
             known = self.links.get(device.address)
-            if known is not None and not known.finished:
+            if known is not None and (known.refused or not known.finished):
                 known.device = device  # the newest: BlueZ drops stale device objects
                 return
             if self.names is not None and adv.local_name not in self.names:
