@@ -296,3 +296,23 @@ def test_one_tool_seen_at_two_addresses_gets_one_link(monkeypatch: pytest.Monkey
             assert fake.connects == 2  # the refused address is not tried again
 
     asyncio.run(run())
+
+
+def test_check_tool_passes_the_virtual_tool_through_bluez() -> None:
+    """The conformance check on the platform backend: the same lines pass through BlueZ
+    (AcquireNotify for the MTU, ATT errors as org.bluez.Error.Failed)."""
+
+    async def run() -> None:
+        async with FakeBlueZ(1, rates_hz=(50, 200, 1000)) as fake:
+            env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": fake.address}
+            proc = await asyncio.create_subprocess_exec(
+                STRIGIL, "check-tool", "--seconds-per-rate", "2", env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(proc.communicate(), 120)
+            text = out.decode()
+            assert proc.returncode == 0, text + err.decode()
+            assert "36 of 36 checks passed" in text
+            assert "refused: " in text  # the bad commands came back as BlueZ errors
+
+    asyncio.run(run())

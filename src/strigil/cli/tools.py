@@ -1,4 +1,4 @@
-"""Commands next to the tools: ``virtual-tool``, ``ingest`` and ``scan``."""
+"""Commands next to the tools: ``virtual-tool``, ``ingest``, ``scan`` and ``check-tool``."""
 
 from __future__ import annotations
 
@@ -130,6 +130,24 @@ def register(sub: Any) -> None:
     scan.add_argument("--json", action="store_true", help="one JSON object per tool instead")
     _tool_behaviour(scan)
     scan.set_defaults(func=scan_command)
+
+    check = sub.add_parser(
+        "check-tool",
+        help="check a tool against the BLE profile (for firmware authors): services, config, "
+        "commands, streaming at 50/200/1000 Hz, tare, clock drift; a pass/fail table",
+    )
+    check.add_argument(
+        "address", nargs="?", help="the tool's address (default: the only tool in range)"
+    )
+    on = check.add_mutually_exclusive_group()
+    on.add_argument("--adapter", help="Linux: this adapter (e.g. hci1) instead of the default")
+    on.add_argument("--hci", help="bumble transport, as for `strigil ingest --hci`")
+    on.add_argument("--virtual", type=int, metavar="N", help="N virtual tools (demo, tests)")
+    check.add_argument(
+        "--seconds-per-rate", type=float, default=4.0, help="streaming time at each rate, s"
+    )
+    _tool_behaviour(check)
+    check.set_defaults(func=check_tool_command)
 
 
 def _tool_options(args: argparse.Namespace) -> Any:
@@ -306,6 +324,72 @@ async def _backend(args: argparse.Namespace, stack: Any) -> tuple[dict[str, Any]
         return bleak_kwargs(await virtual_central(args.virtual, _tool_options(args)))
     await check_bluez_version()
     return platform_kwargs(args.adapter)
+
+
+def check_tool_command(args: argparse.Namespace) -> int:
+    """``strigil check-tool``: exit 0 when every check passes, 1 when one fails."""
+    import asyncio
+    import contextlib
+
+    from tqdm import tqdm
+
+    from strigil.ingest.conformance import RATES_HZ, check_tool
+    from strigil.ingest.errors import BluetoothUnavailableError
+    from strigil.ingest.platform import explain
+    from strigil.ingest.scan import scan_tools
+
+    if args.seconds_per_rate < 1.0:
+        raise CliError("--seconds-per-rate: give at least 1 s (the rate check needs it)")
+
+    async def run() -> list[Any]:
+        async with contextlib.AsyncExitStack() as stack:
+            scan_kw, client_kw = await _backend(args, stack)
+            found = await scan_tools(5.0, scanner_kwargs=scan_kw, identify=False)
+            if args.address is not None:
+                found = [s for s in found if s.address.lower() == args.address.lower()]
+                if not found:
+                    raise CliError(f"no IASTM tool at {args.address} answered within 5 s")
+            elif len(found) != 1:
+                listed = ", ".join(f"{s.name or '?'} {s.address}" for s in found)
+                raise CliError(
+                    "no IASTM tool in range: switch it on and bring it near"
+                    if not found
+                    else f"{len(found)} tools in range ({listed}): name one by its address"
+                )
+            steps = 5 + len(RATES_HZ)
+            with tqdm(total=steps, desc="checking", unit="step", disable=None) as bar:
+
+                def on_step(name: str) -> None:
+                    bar.set_postfix_str(name)
+                    bar.update(1)
+
+                return await check_tool(
+                    found[0].address,
+                    client_kwargs=client_kw,
+                    seconds_per_rate=args.seconds_per_rate,
+                    on_step=on_step,
+                )
+
+    try:
+        checks = asyncio.run(run())
+    except BluetoothUnavailableError as exc:
+        raise CliError(str(exc)) from None
+    except CliError:
+        raise
+    except Exception as exc:
+        unavailable = None if args.hci or args.virtual else explain(exc)
+        if unavailable is None:
+            raise
+        raise CliError(str(unavailable)) from None
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        print(f"{'PASS' if c.passed else 'FAIL'}  {c.name.ljust(width)}  {c.evidence}")
+    failed = [c for c in checks if not c.passed]
+    print(
+        f"\n{len(checks) - len(failed)} of {len(checks)} checks passed"
+        + (f"; failed: {', '.join(c.name for c in failed)}" if failed else ""),
+    )
+    return 1 if failed else 0
 
 
 def scan_command(args: argparse.Namespace) -> int:
