@@ -29,7 +29,7 @@ $(VALIDATORS): tests/validators/package.json tests/validators/package-lock.json
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[server,dev]'
 	touch $(STAMP)
 
 ## demo: the whole service, end to end: a simulated file analysed and imported, then the API

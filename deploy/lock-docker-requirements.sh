@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate requirements-docker.txt: the image's Python packages (strigil's runtime
+# Regenerate requirements-docker.txt: the image's Python packages (strigil[server]'s runtime
 # dependencies and the build backend that installs strigil itself), at the versions of
 # constraints.txt, each file pinned by the SHA-256 the package index publishes.
 # Run from the repository root (`make docker-lock`) after changing pyproject.toml or
@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 "$work/venv/bin/pip" install --quiet pip-tools==7.6.2
 printf 'setuptools\nwheel\n' > "$work/build.in"
 "$work/venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
-    --no-emit-index-url --no-emit-find-links --no-header --annotation-style=line \
+    --no-emit-index-url --no-emit-find-links --no-header --annotation-style=line --extra server \
     -c constraints.txt -o "$work/out.txt" pyproject.toml "$work/build.in"
 {
     echo "# The image's Python packages, every file pinned by its SHA-256 (pip install"

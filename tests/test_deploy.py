@@ -135,7 +135,7 @@ def test_the_images_python_packages_are_pinned_by_hash_at_the_tested_versions() 
         if name not in ("setuptools", "wheel"):  # the build backend, not in this virtualenv
             assert metadata.version(name) == version, f"{name}: the suite ran another version"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for requirement in project["dependencies"]:
+    for requirement in [*project["dependencies"], *project["optional-dependencies"]["server"]]:
         name = re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ]", requirement)[0]).lower()
         assert name in locked, f"{name} (pyproject) is missing from requirements-docker.txt"
     assert {"setuptools", "wheel"} <= locked.keys()  # the backend that installs strigil

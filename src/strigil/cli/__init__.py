@@ -16,6 +16,12 @@ from collections.abc import Sequence
 from strigil.cli import admin, export, files, server, tools
 from strigil.cli.errors import CliError
 
+SERVER_PACKAGES = frozenset(
+    {"pyarrow", "httpx", "sqlalchemy", "alembic", "argon2", "psycopg", "pydantic",
+     "pydantic_settings", "fastapi", "starlette", "uvicorn", "jwt", "scipy"}
+)  # fmt: skip
+"""Top-level modules that come with ``strigil[server]``, not with the ingester alone."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     from strigil import __version__
@@ -51,4 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"strigil {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
+            raise
+        print(
+            f"strigil {args.command}: this command needs the server's packages ({exc.name} is "
+            "missing); this install has the ingester only: pip install 'strigil[server]'",
+            file=sys.stderr,
+        )
+        return 2
     return code

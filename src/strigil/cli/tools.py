@@ -94,6 +94,11 @@ def register(sub: Any) -> None:
         "STRIGIL_INGEST_TOKEN",
     )
     ing.add_argument(
+        "--token-file",
+        help="read the API token from this file instead of STRIGIL_INGEST_TOKEN (a systemd "
+        "credential, a file only the service can read)",
+    )
+    ing.add_argument(
         "--spool",
         default=str(DEFAULT_SPOOL),
         help="folder where frames wait for the API's acknowledgement (survives restarts)",
@@ -206,6 +211,21 @@ def ingest_command(args: argparse.Namespace) -> int:
         return _ingest(args)
 
 
+def _token(args: argparse.Namespace) -> str:
+    """The ingest token: from --token-file, else STRIGIL_INGEST_TOKEN."""
+    import os
+
+    if args.token_file is None:
+        return os.environ.get("STRIGIL_INGEST_TOKEN", "")
+    try:
+        return Path(args.token_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CliError(
+            f"--token-file {args.token_file}: {exc.strerror or exc}; give a file holding a "
+            "token from `strigil admin create-token`"
+        ) from None
+
+
 def _hci_lock_path(transport: str) -> Path:
     """One lock file per HCI transport name on this machine."""
     import re
@@ -218,7 +238,6 @@ def _hci_lock_path(transport: str) -> Path:
 def _ingest(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
-    import os
 
     from tqdm import tqdm
 
@@ -238,7 +257,7 @@ def _ingest(args: argparse.Namespace) -> int:
         try:
             forwarder = ApiForwarder(
                 args.api,
-                os.environ.get("STRIGIL_INGEST_TOKEN", ""),
+                _token(args),
                 args.spool,
                 spool_max_bytes=int(args.spool_max_mb * 2**20),
             )
