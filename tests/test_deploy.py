@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from venvs import context_and_venv
+
 pytestmark = pytest.mark.slow  # whole stack: real processes, servers or faults
 
 ROOT = Path(__file__).parents[1]
@@ -155,19 +157,13 @@ def test_the_images_install_steps_check_every_hash_and_fetch_nothing_unpinned(
 ) -> None:
     """The Dockerfile's own pip commands, run in a fresh virtualenv on a copy of the build
     context (no Docker engine here): strigil installs and starts; one altered hash stops it."""
-    import sys
 
     commands = _pip_lines((ROOT / "Dockerfile").read_text())
     assert any("--require-hashes" in c for c in commands)
     assert all("--require-hashes" in c or "--no-index" in c for c in commands)
-    context = tmp_path / "context"
-    context.mkdir()
-    for name in ("pyproject.toml", "requirements-docker.txt", "README.md"):
-        shutil.copy(ROOT / name, context / name)
-    shutil.copytree(ROOT / "src", context / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    venv = tmp_path / "venv"
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    context, venv = context_and_venv(
+        tmp_path, ("pyproject.toml", "requirements-docker.txt", "README.md")
+    )
     env = {**os.environ, "PIP_CONSTRAINT": "", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     for command in commands:
         result = subprocess.run(

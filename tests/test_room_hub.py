@@ -4,28 +4,20 @@ streams tools, and a server command says which extra it needs instead of a trace
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from venvs import context_and_venv
+
 pytestmark = pytest.mark.slow  # a virtualenv installed from the package index (its cache)
 
-ROOT = Path(__file__).parents[1]
 
 
 def test_the_ingester_alone_installs_streams_and_names_the_server_extra(tmp_path: Path) -> None:
-    context = tmp_path / "strigil"
-    context.mkdir()
-    for name in ("pyproject.toml", "README.md", "constraints.txt"):
-        shutil.copy(ROOT / name, context / name)
-    shutil.copytree(ROOT / "src", context / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    venv = tmp_path / "hub"
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    context, venv = context_and_venv(tmp_path, ("pyproject.toml", "README.md", "constraints.txt"))
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     installed = subprocess.run(
         [str(venv / "bin/pip"), "install", "--quiet", "-c", "constraints.txt", "."],
