@@ -450,6 +450,8 @@ class FakeBlueZ:
         return self.address
 
     async def stop(self) -> None:
+        if self._central is not None:  # no more sightings onto a bus about to close
+            self._central.remove_listener("advertisement", self._on_advertisement)
         for link in list(self.links.values()):
             with contextlib.suppress(Exception):
                 await link.connection.disconnect()

@@ -15,7 +15,6 @@ from venvs import context_and_venv
 pytestmark = pytest.mark.slow  # a virtualenv installed from the package index (its cache)
 
 
-
 def test_the_ingester_alone_installs_streams_and_names_the_server_extra(tmp_path: Path) -> None:
     context, venv = context_and_venv(tmp_path, ("pyproject.toml", "README.md", "constraints.txt"))
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
