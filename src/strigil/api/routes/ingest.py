@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,11 +19,13 @@ from fastapi import (
     Request,
     WebSocket,
     WebSocketDisconnect,
+    WebSocketException,
     status,
 )
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
+from strigil.api.access import may_watch_live, visible_sessions
 from strigil.api.deps import (
     CLOSE_POLICY,
     RECHECK_S,
@@ -32,8 +34,11 @@ from strigil.api.deps import (
     SessionDep,
     SettingsDep,
     WebSocketIngestToken,
+    WebSocketUser,
     websocket_ingest_token_now,
+    websocket_user_now,
 )
+from strigil.api.live import LiveHub
 from strigil.api.live.groups import BatchOutcome, client_error
 from strigil.api.schemas import (
     RecordingStored,
@@ -45,7 +50,7 @@ from strigil.recordings.format import SessionFileError
 from strigil.signal.errors import SignalInputError
 from strigil.store.clinics import audit
 from strigil.store.importer import RecordingImportError, import_recording
-from strigil.store.models import ApiToken, Tool
+from strigil.store.models import ApiToken, SessionStatus, Tool, TreatmentSession, User
 from strigil.store.timeseries import TimeSeriesStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -220,6 +225,20 @@ def _register_tool(websocket: WebSocket, token: ApiToken, config: p.ToolConfig) 
         return tool_id
 
 
+async def _receive_hello(websocket: WebSocket) -> p.ToolConfig | None:
+    """The tool's config from the first message; None once the socket is closed (1007 with
+    what is wrong, or the client left)."""
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_S)
+        return _parse_hello(text)
+    except (TimeoutError, KeyError, ValueError) as exc:
+        reason = "no hello within 10 s" if isinstance(exc, TimeoutError) else str(exc)
+        await websocket.close(CLOSE_BAD_DATA, reason=reason[:120])
+    except WebSocketDisconnect:
+        pass
+    return None
+
+
 def _parse_hello(text: str) -> p.ToolConfig:
     try:
         hello = json.loads(text)
@@ -243,34 +262,53 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
     format closes this connection only (code 1007, the reason says what is wrong).
     """
     await websocket.accept()
-    try:
-        text = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_S)
-        config = _parse_hello(text)
-    except (TimeoutError, KeyError, ValueError) as exc:
-        reason = "no hello within 10 s" if isinstance(exc, TimeoutError) else str(exc)
-        await websocket.close(CLOSE_BAD_DATA, reason=reason[:120])
+    config = await _receive_hello(websocket)
+    if config is None:
         return
-    except WebSocketDisconnect:
-        return
-    key = (token.clinic_id, config.serial)
     try:
         tool_id = await run_in_threadpool(_register_tool, websocket, token, config)
     except ToolClaimRefusedError as exc:
         _LOGGER.warning("ingest hello refused: %s", exc)
         await websocket.close(CLOSE_POLICY, reason=str(exc)[:120])
         return
+
+    async def recheck() -> str | None:  # a revoked token is cut off, not only refused next time
+        if await run_in_threadpool(websocket_ingest_token_now, websocket) is None:
+            _LOGGER.warning("ingest of %s closed: its API token was revoked", config.serial)
+            return "this API token was revoked"
+        return None
+
+    await stream_batches(websocket, hub, token.clinic_id, config.serial, tool_id, recheck)
+
+
+Recheck = Callable[[], Awaitable[str | None]]
+"""Every RECHECK_S: None while the client may still write, else the reason it may not."""
+
+
+async def stream_batches(
+    websocket: WebSocket,
+    hub: LiveHub,
+    clinic_id: str,
+    serial: str,
+    tool_id: str,
+    recheck: Recheck,
+) -> None:
+    """After the hello: the ready message, then every binary batch fed to the live views at
+    once, stored in group commits and acknowledged in order (``ack``/``nack``); control
+    messages for the tool (tare) go back on the same socket. Shared by ingesters (API token)
+    and the browser (the person's session, one session's tool)."""
     lock = asyncio.Lock()
 
     async def send(message: dict[str, object]) -> None:
         async with lock:
             await websocket.send_json(message)
 
-    unregister = hub.register_tool(token.clinic_id, config.serial, send)
+    unregister = hub.register_tool(clinic_id, serial, send)
     await send(
         {
             "type": "ready",
             "tool_id": tool_id,
-            "session_id": hub.active_session_of(*key),
+            "session_id": hub.active_session_of(clinic_id, serial),
         }
     )
     in_flight: asyncio.Queue[tuple[int, asyncio.Future[Any]] | None] = asyncio.Queue(
@@ -287,16 +325,15 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
             else:
                 await send(outcome.ack(batch_id))
 
-    async def recheck() -> None:  # a revoked token is cut off, not only refused next time
+    async def rechecking() -> None:
         while True:
             await asyncio.sleep(RECHECK_S)
-            if await run_in_threadpool(websocket_ingest_token_now, websocket) is None:
-                _LOGGER.warning("ingest of %s closed: its API token was revoked", config.serial)
-                await websocket.close(CLOSE_POLICY, reason="this API token was revoked")
+            if (reason := await recheck()) is not None:
+                await websocket.close(CLOSE_POLICY, reason=reason[:120])
                 return
 
     acker = asyncio.create_task(acknowledge())
-    rechecker = asyncio.create_task(recheck())
+    rechecker = asyncio.create_task(rechecking())
     try:
         while True:
             message = await websocket.receive()
@@ -308,11 +345,11 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
             try:
                 batch_id, records = decode_batch(data)
             except WireFormatError as exc:
-                _LOGGER.warning("ingest from %s closed: %s", config.serial, exc)
+                _LOGGER.warning("ingest from %s closed: %s", serial, exc)
                 await websocket.close(CLOSE_BAD_DATA, reason=str(exc)[:120])
                 break
-            hub.feed(token.clinic_id, config.serial, records)  # the live views: at once
-            future = await hub.ingest(token.clinic_id, config.serial, records)
+            hub.feed(clinic_id, serial, records)  # the live views: at once
+            future = await hub.ingest(clinic_id, serial, records)
             await in_flight.put((batch_id, future))
         await in_flight.put(None)
         with contextlib.suppress(Exception):
@@ -323,3 +360,66 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
         acker.cancel()
         rechecker.cancel()
         unregister()
+
+
+# --- the browser's own Bluetooth (Web Bluetooth in the live view) ---------------------------
+
+
+def _session_tool(websocket: WebSocket, user: User, session_id: str) -> tuple[str, str, str]:
+    """(clinic id, tool serial, tool id) of a running session this person may feed; raises
+    ToolClaimRefusedError saying why not. Only the session's own tool may be written, and only
+    by someone who may run it (its therapist, or an admin of its clinic)."""
+    if not may_watch_live(user):
+        raise ToolClaimRefusedError("only the people who run sessions may stream a tool")
+    with websocket.app.state.sessionmaker() as db:
+        found = db.scalars(visible_sessions(user).where(TreatmentSession.id == session_id)).first()
+        if found is None or found.status is not SessionStatus.ACTIVE:
+            raise ToolClaimRefusedError("stream into a running session of yours")
+        tool = None if found.tool_id is None else db.get(Tool, found.tool_id)
+        if tool is None:
+            raise ToolClaimRefusedError("this session has no tool to stream")
+        return found.clinic_id, tool.serial, tool.id
+
+
+@router.websocket("/sessions/{session_id}/ws")
+async def browser_stream(
+    websocket: WebSocket, session_id: str, user: WebSocketUser, hub: HubDep
+) -> None:
+    """Live frames from a tool the live view reached with Web Bluetooth (docs/dashboards.md).
+
+    Authenticated by the person's session cookie (from this site's pages only), for the
+    session's own tool only. The protocol is the ingest WebSocket's (hello with the tool's
+    config, binary batches, acks in order, tare); a hello for any other tool is refused with
+    1008 and says which tool the session runs on. Also refused: a tool an ingester is
+    connected for now. Closed with 1008 when the person's access ends.
+    """
+    try:
+        clinic_id, serial, tool_id = await run_in_threadpool(
+            _session_tool, websocket, user, session_id
+        )
+    except ToolClaimRefusedError as exc:
+        raise WebSocketException(CLOSE_POLICY, reason=str(exc)) from None
+    await websocket.accept()
+    config = await _receive_hello(websocket)
+    if config is None:
+        return
+    reason: str | None = None
+    if config.serial != serial:
+        reason = f"this is tool {config.serial}; the session runs on tool {serial}"
+    elif hub.channels.connected(clinic_id, serial):
+        reason = f"tool {serial} is connected through another connection now"
+    if reason is not None:
+        _LOGGER.warning("browser ingest for session %s refused: %s", session_id, reason)
+        await websocket.close(CLOSE_POLICY, reason=reason[:120])
+        return
+
+    async def recheck() -> str | None:
+        now = await run_in_threadpool(websocket_user_now, websocket)
+        if now is None or not may_watch_live(now):
+            return "your access to this session ended"
+        active = hub.active_session_of(clinic_id, serial)
+        if active not in (None, session_id):
+            return "this session ended and its tool runs another session now"
+        return None
+
+    await stream_batches(websocket, hub, clinic_id, serial, tool_id, recheck)

@@ -2,6 +2,7 @@
 import { api, band, el, fmt, header, metricGrid, PATTERN_NAMES, showError, table, when } from "./common.js";
 import { PALETTE, lineChart } from "./charts.js";
 import { mountLive } from "./liveview.js";
+import { toolPanel } from "./toolpanel.js";
 
 const main = document.getElementById("main");
 
@@ -68,6 +69,7 @@ function runDrill(area, drill, done) {
   const finish = async () => {
     if (finishing) return;
     finishing = true;
+    await tool.stop();
     view.close();
     try {
       done(await api(`/drills/${drill.id}/finish`, { method: "POST" }));
@@ -79,6 +81,8 @@ function runDrill(area, drill, done) {
     drill,
     onState: (s) => { if (s.stroke_count >= drill.target_strokes) finish(); },
   });
+  const tool = toolPanel(drill.session_id, view);
+  panel.before(tool.box);
   finishBtn.addEventListener("click", finish);
 }
 

@@ -1,6 +1,7 @@
 // Therapist live view: force against the band, trace, strokes, times; body areas, tare, stop.
 import { api, el, header, link, showError } from "./common.js";
 import { mountLive } from "./liveview.js";
+import { toolPanel } from "./toolpanel.js";
 
 const AREAS = [
   "forearm extensors", "forearm flexors", "upper arm", "shoulder", "neck", "upper back",
@@ -28,8 +29,11 @@ async function run() {
   const view = mountLive(panel, s.id, {
     onEnded: () => {
       main.prepend(el("p", { className: "notice" }, "The session has ended. ", link(`/report/${s.id}`, "Open its report")));
+      tool.stop();
     },
   });
+  const tool = toolPanel(s.id, view);
+  panel.before(tool.box);
 
   let side = "none";
   const sides = el("div", { className: "row" }, el("span", { className: "muted" }, "Side:"));
@@ -79,6 +83,7 @@ async function run() {
     if (!confirm("Stop this session? Its analysis is finished and stored.")) return;
     stopBtn.disabled = true;
     try {
+      await tool.stop(); // what the page's own tool sent reaches the session first
       view.close();
       await api(`/sessions/${s.id}/stop`, { method: "POST" });
       location.href = `/report/${s.id}`;

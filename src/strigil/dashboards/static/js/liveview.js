@@ -11,6 +11,11 @@ const STATUS_TEXT = { within: "in band", below: "too light", above: "too hard" }
 // 2,000: what a therapist sees, for anyone measuring it (bench/bench_browser_latency.py).
 const drawAgesMs = [];
 window.strigilDrawAgesMs = drawAgesMs;
+// The same for a tool this page reaches itself (Web Bluetooth): the local path, no API between.
+const localDrawAgesMs = [];
+window.strigilLocalDrawAgesMs = localDrawAgesMs;
+const LOCAL_READOUT_S = 0.05; // the readout averages the last 50 ms of a local tool's samples
+const TRACE_EVERY_S = 0.02; // the API's trace has about 50 points a second; so has the local one
 
 function beeper() {
   let ctx = null;
@@ -72,15 +77,28 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
   let socket = null;
   let stopped = false;
 
+  // A tool this page streams itself: its samples update the readout and the trace as they
+  // arrive; the API's messages still bring strokes, rates and times (and its trace is skipped).
+  let localAt = -Infinity;
+  let localNewestMs = null;
+  let offsetS = null; // session time − host time (s), learned from the API's messages
+  let lastLocalTraceS = -Infinity;
+  const recent = []; // [hostMs, force N] of the last LOCAL_READOUT_S
+  const localActive = () => performance.now() - localAt < 500;
+
   function draw() {
     const s = pending;
     pending = null;
     if (!s) return;
-    if (s.sample_host_ns !== null && s.sample_host_ns !== undefined) {
+    if (s.local) {
+      localDrawAgesMs.push(performance.timeOrigin + performance.now() - localNewestMs);
+      if (localDrawAgesMs.length > 2000) localDrawAgesMs.shift();
+    } else if (s.sample_host_ns !== null && s.sample_host_ns !== undefined) {
       drawAgesMs.push(Date.now() - s.sample_host_ns / 1e6);
       if (drawAgesMs.length > 2000) drawAgesMs.shift();
     }
-    const tmax = ts.length ? ts[ts.length - 1] : s.t_s;
+    if (!ts.length) return;
+    const tmax = ts[ts.length - 1];
     chart.setData([ts.slice(), fs.slice()], false);
     chart.setScale("x", { min: tmax - WINDOW_S, max: tmax });
   }
@@ -102,28 +120,62 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     }
   }
 
-  function update(s) {
-    lastMessageAt = performance.now();
-    if (!backfilled) backfill(s.t_s);
-    currentBand = s.force_band_n;
-    for (let i = 0; i < s.trace_t_s.length; i++) {
-      ts.push(s.trace_t_s[i]);
-      fs.push(s.trace_force_n[i]);
-    }
+  function trimTrace() {
     const cut = ts.length ? ts[ts.length - 1] - WINDOW_S - 1 : 0;
     let drop = 0;
     while (drop < ts.length && ts[drop] < cut) drop++;
     if (drop) { ts.splice(0, drop); fs.splice(0, drop); }
-    const shown = s.smoothed_force_n === null ? null : Math.max(s.smoothed_force_n, 0); // no "-0.0"
+  }
+
+  function showForce(forceN, status) {
+    const shown = forceN === null ? null : Math.max(forceN, 0); // no "-0.0"
     force.textContent = fmt(shown, 1);
     // below the minimum stroke force the edge is off the skin (or resting): not "too light"
-    const touching = s.smoothed_force_n !== null && s.smoothed_force_n >= CONTACT_N;
-    readout.className = "readout " + (touching ? s.force_status : "");
-    state.textContent = touching ? STATUS_TEXT[s.force_status] : "no contact";
-    bandText.textContent = "target " + band(s.force_band_n, "N", 1);
-    const above = s.force_status === "above";
+    const touching = forceN !== null && forceN >= CONTACT_N;
+    readout.className = "readout " + (touching ? status : "");
+    state.textContent = touching ? STATUS_TEXT[status] : "no contact";
+    const above = status === "above";
     if (sound && above && !wasAbove) beep();
     wasAbove = above;
+  }
+
+  function localSamples(hostMs, dtUs, forceN) {
+    localAt = performance.now();
+    const n = forceN.length;
+    localNewestMs = hostMs;
+    for (let i = 0; i < n; i++) {
+      const atMs = hostMs - ((n - 1 - i) * dtUs) / 1000; // a sample is older than its frame
+      recent.push([atMs, forceN[i]]);
+      if (offsetS !== null && atMs / 1000 - lastLocalTraceS >= TRACE_EVERY_S) {
+        lastLocalTraceS = atMs / 1000;
+        ts.push(atMs / 1000 + offsetS);
+        fs.push(Math.round(forceN[i] * 100) / 100);
+      }
+    }
+    while (recent.length && recent[0][0] < hostMs - LOCAL_READOUT_S * 1000) recent.shift();
+    const mean = recent.reduce((a, r) => a + r[1], 0) / recent.length;
+    trimTrace();
+    const status = !currentBand ? "within" : mean < currentBand[0] ? "below" : mean > currentBand[1] ? "above" : "within";
+    showForce(mean, status);
+    if (!pending) requestAnimationFrame(draw);
+    pending = { local: true };
+  }
+
+  function update(s) {
+    lastMessageAt = performance.now();
+    if (!backfilled) backfill(s.t_s);
+    currentBand = s.force_band_n;
+    if (s.sample_host_ns !== null && s.sample_host_ns !== undefined) offsetS = s.t_s - s.sample_host_ns / 1e9;
+    const local = localActive();
+    if (!local) {
+      for (let i = 0; i < s.trace_t_s.length; i++) {
+        ts.push(s.trace_t_s[i]);
+        fs.push(s.trace_force_n[i]);
+      }
+      trimTrace();
+      showForce(s.smoothed_force_n, s.force_status);
+    }
+    bandText.textContent = "target " + band(s.force_band_n, "N", 1);
     m.strokes.value.textContent = drill ? `${Math.min(s.stroke_count, drill.target_strokes)} / ${drill.target_strokes}` : String(s.stroke_count);
     if (progress) progress.firstChild.style.width = `${Math.min(100, (s.stroke_count / drill.target_strokes) * 100)}%`;
     const rate = s.stroke_rate_per_min_30s;
@@ -153,8 +205,10 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
     m.link.value.textContent = age === null ? "no data yet" : age < 1.5 ? "live" : `no data for ${fmt(age, 0, "s")}`;
     m.link.value.className = "value " + (age !== null && age < 1.5 ? "link-ok" : "link-stale");
     m.link.sub.textContent = `${s.lost_frames} frames lost${s.battery_low ? " · battery low" : ""}`;
-    if (!pending) requestAnimationFrame(draw);
-    pending = s;
+    if (!local) {
+      if (!pending) requestAnimationFrame(draw);
+      pending = s;
+    }
     onState(s);
   }
 
@@ -193,6 +247,7 @@ export function mountLive(container, sessionId, { drill = null, onState = () => 
   connect();
   return {
     setSound(on) { sound = on; },
+    localSamples,
     close() { stopped = true; clearInterval(staleTimer); clearInterval(keepAlive); if (socket) socket.close(); },
   };
 }
