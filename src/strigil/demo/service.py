@@ -143,6 +143,10 @@ async def _show(
             say(f"  {role.value:<10}  username {name:<5} password {passwords[name]}")
         for serial, sid in sessions:
             say(f"  live view of {serial} (log in as dana): {url}/live/{sid}")
+        say(
+            "  a real tool in Chrome or Edge: start a session on it, open its live view on this"
+            " machine (Web Bluetooth needs localhost or https), press Connect tool"
+        )
         say(f"  data: {data_dir}\n  {tools} virtual tools streaming through the ingester; "
               "Ctrl-C stops\n")  # fmt: skip
         elapsed = 0.0
