@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,34 @@ PASSWORD = "bench password 123"
 RATE_HZ = 200
 PER_FRAME = 4
 """The frame-timing rule at 200 Hz: a frame leaves before its first sample is 20 ms old."""
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """Cores each named process used between ``start()`` and ``stop()`` (1.0 = one core)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.cores: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._own0 = time.process_time()
+        self._cpu0 = {name: cpu_s(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> None:
+        wall = time.monotonic() - self._t0
+        self.cores = {n: (cpu_s(pid) - self._cpu0[n]) / wall for n, pid in self.pids.items()}
+        self.cores["viewer"] = (time.process_time() - self._own0) / wall
+
+    def __str__(self) -> str:
+        parts = [f"{name} {c:.2f}" for name, c in self.cores.items()]
+        return f"cores used: {', '.join(parts)}; total {sum(self.cores.values()):.2f}"
 
 
 def rss_mib(pid: int) -> float:
@@ -161,7 +190,9 @@ def _start_sessions(api: ApiServer, user_token: str) -> list[str]:
         ]
 
 
-def api_path(sessions: int, seconds: float) -> tuple[tuple[np.ndarray, list[float]], float]:
+def api_path(
+    sessions: int, seconds: float
+) -> tuple[tuple[np.ndarray, list[float]], float, CpuShare]:
     with tempfile.TemporaryDirectory() as tmp:
         api, token = _stack(Path(tmp))
         try:
@@ -178,8 +209,13 @@ def api_path(sessions: int, seconds: float) -> tuple[tuple[np.ndarray, list[floa
                     go.set()  # hellos register the tools
                     time.sleep(0.2)
             ids = _start_sessions(api, user)
+            assert api.process is not None
+            assert proc.pid is not None
+            cpu = CpuShare({"sender": proc.pid, "API": api.process.pid})
+            cpu.start()
             lat = asyncio.run(view(api.url, user, ids, seconds))
-            rss = rss_mib(api.process.pid) if api.process else float("nan")
+            cpu.stop()
+            rss = rss_mib(api.process.pid)
             proc.join(timeout=30)
             if proc.is_alive():
                 print(f"  (the sender of {sessions} tools did not finish: terminated)")
@@ -190,15 +226,13 @@ def api_path(sessions: int, seconds: float) -> tuple[tuple[np.ndarray, list[floa
             except subprocess.TimeoutExpired:
                 print("  (strigil serve took more than 30 s to stop: killed)")
                 api.kill()
-    return lat, rss
+    return lat, rss, cpu
 
 
 def whole_path(
     tools: int, seconds: float, *, full_frames: bool = False
-) -> tuple[tuple[np.ndarray, list[float]], float]:
+) -> tuple[tuple[np.ndarray, list[float]], float, CpuShare]:
     """Virtual tools, the ingester and the API as three processes, and a viewer process."""
-    import os
-
     strigil = [sys.executable, "-m", "strigil.cli"]
     with tempfile.TemporaryDirectory() as tmp:
         api, token = _stack(Path(tmp))
@@ -223,16 +257,21 @@ def whole_path(
                 )
             )  # fmt: skip
             user = _login(api)
-            deadline = time.monotonic() + 30 + 2 * tools  # one connection at a time
+            deadline = time.monotonic() + 60 + 3 * tools  # one connection at a time
             with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {user}"}) as h:
                 while len(h.get("/api/v1/tools").json()) < tools:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"only {len(h.get('/api/v1/tools').json())} tools")
                     time.sleep(0.2)
             ids = _start_sessions(api, user)
+            assert api.process is not None
+            cpu = CpuShare(
+                {"virtual tools": procs[0].pid, "ingester": procs[1].pid, "API": api.process.pid}
+            )
+            cpu.start()
             result = asyncio.run(view(api.url, user, ids, seconds))
-            rss = rss_mib(api.process.pid) if api.process else float("nan")
-            return result, rss
+            cpu.stop()
+            return result, rss_mib(api.process.pid), cpu
         finally:
             for proc in reversed(procs):
                 proc.terminate()
@@ -243,13 +282,13 @@ def whole_path(
             api.stop()
 
 
-def _report(what: str, result: tuple[np.ndarray, list[float]], rss: float) -> None:
+def _report(what: str, result: tuple[np.ndarray, list[float]], rss: float, cpu: CpuShare) -> None:
     ages, rates = result
     p50, p90, p99 = np.percentile(ages, [50, 90, 99]) * 1000 if ages.size else (np.nan,) * 3
     print(f"{what}: {ages.size:7d} samples, age at the viewer p50 {p50:5.1f} ms, "
           f"p90 {p90:5.1f} ms, p99 {p99:5.1f} ms; updates/s per viewer "
           f"min {min(rates, default=0):4.1f} median {np.median(rates or [0]):4.1f}; "
-          f"API RSS {rss:6.1f} MiB", flush=True)  # fmt: skip
+          f"API RSS {rss:6.1f} MiB\n    {cpu}", flush=True)  # fmt: skip
 
 
 def main() -> None:

@@ -381,6 +381,42 @@ def test_batches_of_frames_over_http_are_stored_once(live_api) -> None:  # type:
     assert got["samples"] == 30 * 16
 
 
+def test_one_ack_covers_the_batches_one_group_stored_when_the_client_asks(live_api) -> None:  # type: ignore[no-untyped-def]
+    client, h, _ = live_api
+    _, frames = simulated_frames(minutes=0.5)
+    context = client.websocket_connect("/api/v1/ingest/ws", headers=h["north_token"])
+    ws = context.__enter__()
+    _OPEN.append(context)
+    ws.send_json({"type": "hello", "config": CONFIG, "acks": "upto"})
+    ready = ws.receive_json()
+    session = start(client, h, ready["tool_id"])
+    host_ns = time.time_ns()
+    for k, frame in enumerate(frames[:120]):  # a burst of one-frame batches, none awaited
+        ws.send_bytes(encode_batch(k, [(host_ns + k * 20_000_000, frame)]))
+    acks: list[dict[str, Any]] = []
+    while sum(a.get("batches", 1) for a in acks) < 120:
+        acks.append(ws.receive_json())
+    covered = 0
+    for ack in acks:  # in order, consecutive, each batch once
+        assert ack["type"] == "ack", ack
+        covered += ack.get("batches", 1)
+        assert ack["batch"] == covered - 1
+    assert covered == 120
+    assert sum(a["frames"] for a in acks) == sum(a["stored"] for a in acks) == 120
+    assert all(a["session_id"] == session["id"] for a in acks)
+    assert max(a.get("batches", 1) for a in acks) > 1  # under a burst, groups hold several
+    assert len(acks) < 120
+    got = client.get(f"/api/v1/sessions/{session['id']}", headers=h["dana"]).json()
+    assert got["samples"] == 120 * 16
+    bad = client.websocket_connect("/api/v1/ingest/ws", headers=h["north_token"])
+    with bad as other:
+        other.send_json({"type": "hello", "config": CONFIG, "acks": "some"})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            other.receive_json()
+    assert closed.value.code == 1007
+    assert "acks" in closed.value.reason
+
+
 def test_the_live_view_follows_the_session_and_drops_viewers_who_fall_behind(live_api) -> None:  # type: ignore[no-untyped-def]
     client, h, _ = live_api
     _, frames = simulated_frames(minutes=1.0, seed=6)

@@ -219,7 +219,11 @@ class ToolForwarder:
         async with connect(
             self.f.url, additional_headers=headers, compression=None, open_timeout=10
         ) as ws:
-            hello = {"type": "hello", "config": json.loads(self.config.to_json_bytes())}
+            hello = {
+                "type": "hello",
+                "config": json.loads(self.config.to_json_bytes()),
+                "acks": "upto",  # one ack may cover the batches stored by one group commit
+            }
             await ws.send(json.dumps(hello))
             ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
             if ready.get("type") != "ready":
@@ -272,13 +276,17 @@ class ToolForwarder:
             message = json.loads(raw)
             kind = message.get("type")
             if kind == "ack":
-                batch_id, last_k, host_ns = in_flight.popleft()
+                covered = int(message.get("batches", 1))
+                if not 1 <= covered <= len(in_flight):
+                    raise ValueError(f"ack for {covered} batches, {len(in_flight)} in flight")
+                now = time.time_ns()
+                for _ in range(covered):
+                    batch_id, last_k, host_ns = in_flight.popleft()
+                    self.stats.latency_s.extend((now - t) / 1e9 for t in host_ns)
+                    self.stats.frames_acked += len(host_ns)
                 if int(message["batch"]) != batch_id:
                     raise ValueError(f"ack for batch {message['batch']}, expected {batch_id}")
-                now = time.time_ns()
-                self.stats.latency_s.extend((now - t) / 1e9 for t in host_ns)
                 self._acknowledged(last_k)
-                self.stats.frames_acked += len(host_ns)
                 for key in ("stored", "duplicate_frames", "malformed_frames", "unassigned"):
                     setattr(self.stats, key, getattr(self.stats, key) + int(message[key]))
                 self.stats.session_id = message.get("session_id")

@@ -137,7 +137,19 @@ class LiveFeed:
             )
             if isinstance(band, list) and smoothed is not None:
                 state["force_status"] = band_status(smoothed, (band[0], band[1]))
-        new = [(t, f) for v, t, f in self.trace if v > seen_version]
-        state["trace_t_s"] = [t for t, _ in new]
-        state["trace_force_n"] = [f for _, f in new]
+        new = self._trace_since(seen_version)
+        state["trace_t_s"] = [t for _, t, _ in new]
+        state["trace_force_n"] = [f for _, _, f in new]
         return state
+
+    def _trace_since(self, seen_version: int) -> list[tuple[int, float, float]]:
+        """The trace points newer than ``seen_version``, oldest first. Versions only grow
+        along the trace, so this walks back from the newest point and stops at the first one
+        the viewer has had: a live viewer costs the few new points, not the whole 10 s."""
+        new: list[tuple[int, float, float]] = []
+        for point in reversed(self.trace):
+            if point[0] <= seen_version:
+                break
+            new.append(point)
+        new.reverse()
+        return new

@@ -52,6 +52,23 @@ class BatchOutcome:
         }
 
 
+def ack_of(run: list[tuple[int, BatchOutcome]]) -> dict[str, object]:
+    """One acknowledgement for consecutive batches stored together (oldest first): it names
+    the newest batch, how many it covers (``batches``) and the sums of their outcomes."""
+    batch_id, newest = run[-1]
+    if len(run) == 1:
+        return newest.ack(batch_id)
+    message = {
+        "type": "ack",
+        "batch": batch_id,
+        "batches": len(run),
+        "session_id": newest.session_id,
+    }
+    for key in ("frames", "stored", "duplicate_frames", "malformed_frames", "unassigned"):
+        message[key] = sum(getattr(outcome, key) for _, outcome in run)
+    return message
+
+
 def client_error(exc: BaseException) -> str:
     """What a client is told about its own batch that was not stored. strigil's own store
     errors say what happened in words written for it; anything else (a database error, say,

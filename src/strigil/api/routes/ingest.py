@@ -8,6 +8,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +40,7 @@ from strigil.api.deps import (
     websocket_user_now,
 )
 from strigil.api.live import LiveHub
-from strigil.api.live.groups import BatchOutcome, client_error
+from strigil.api.live.groups import BatchOutcome, ack_of, client_error
 from strigil.api.schemas import (
     RecordingStored,
 )
@@ -225,7 +226,16 @@ def _register_tool(websocket: WebSocket, token: ApiToken, config: p.ToolConfig) 
         return tool_id
 
 
-async def _receive_hello(websocket: WebSocket) -> p.ToolConfig | None:
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The first message of an ingest connection."""
+
+    config: p.ToolConfig
+    acks_upto: bool
+    """The client takes one ack for several batches (``"acks": "upto"`` in its hello)."""
+
+
+async def _receive_hello(websocket: WebSocket) -> Hello | None:
     """The tool's config from the first message; None once the socket is closed (1007 with
     what is wrong, or the client left)."""
     try:
@@ -239,7 +249,7 @@ async def _receive_hello(websocket: WebSocket) -> p.ToolConfig | None:
     return None
 
 
-def _parse_hello(text: str) -> p.ToolConfig:
+def _parse_hello(text: str) -> Hello:
     try:
         hello = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -248,7 +258,10 @@ def _parse_hello(text: str) -> p.ToolConfig:
         raise ValueError('the first message must be {"type": "hello", "config": {…}}')
     config = p.parse_tool_config(json.dumps(hello.get("config")).encode())
     check_id("tool serial", config.serial)
-    return config
+    acks = hello.get("acks", "each")
+    if acks not in ("each", "upto"):
+        raise ValueError(f'hello "acks" must be "each" or "upto", not {acks!r}')
+    return Hello(config, acks_upto=acks == "upto")
 
 
 @router.websocket("/ws")
@@ -262,9 +275,10 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
     format closes this connection only (code 1007, the reason says what is wrong).
     """
     await websocket.accept()
-    config = await _receive_hello(websocket)
-    if config is None:
+    hello = await _receive_hello(websocket)
+    if hello is None:
         return
+    config = hello.config
     try:
         tool_id = await run_in_threadpool(_register_tool, websocket, token, config)
     except ToolClaimRefusedError as exc:
@@ -278,7 +292,9 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
             return "this API token was revoked"
         return None
 
-    await stream_batches(websocket, hub, token.clinic_id, config.serial, tool_id, recheck)
+    await stream_batches(
+        websocket, hub, token.clinic_id, config.serial, tool_id, recheck, acks_upto=hello.acks_upto
+    )
 
 
 Recheck = Callable[[], Awaitable[str | None]]
@@ -292,11 +308,16 @@ async def stream_batches(
     serial: str,
     tool_id: str,
     recheck: Recheck,
+    *,
+    acks_upto: bool = False,
 ) -> None:
     """After the hello: the ready message, then every binary batch fed to the live views at
     once, stored in group commits and acknowledged in order (``ack``/``nack``); control
     messages for the tool (tare) go back on the same socket. Shared by ingesters (API token)
-    and the browser (the person's session, one session's tool)."""
+    and the browser (the person's session, one session's tool).
+
+    With ``acks_upto`` consecutive batches stored by the same group commit are acknowledged
+    by one message (``"batches": n``): under load groups grow, and so the acks shrink."""
     lock = asyncio.Lock()
 
     async def send(message: dict[str, object]) -> None:
@@ -315,15 +336,32 @@ async def stream_batches(
         MAX_BATCHES_IN_FLIGHT
     )
 
+    def stored_already(item: tuple[int, asyncio.Future[Any]] | None) -> bool:
+        return (
+            item is not None
+            and item[1].done()
+            and not item[1].cancelled()
+            and item[1].exception() is None
+        )
+
     async def acknowledge() -> None:
-        while (item := await in_flight.get()) is not None:
+        held: list[tuple[int, asyncio.Future[Any]] | None] = []
+        while (item := held.pop() if held else await in_flight.get()) is not None:
             batch_id, future = item
             try:
                 outcome = await future
             except Exception as exc:
                 await send({"type": "nack", "batch": batch_id, "error": client_error(exc)})
-            else:
-                await send(outcome.ack(batch_id))
+                continue
+            run = [(batch_id, outcome)]
+            while acks_upto and not in_flight.empty():
+                following = in_flight.get_nowait()
+                if not stored_already(following):
+                    held.append(following)  # answered next, on its own
+                    break
+                assert following is not None
+                run.append((following[0], following[1].result()))
+            await send(ack_of(run))
 
     async def rechecking() -> None:
         while True:
@@ -400,9 +438,10 @@ async def browser_stream(
     except ToolClaimRefusedError as exc:
         raise WebSocketException(CLOSE_POLICY, reason=str(exc)) from None
     await websocket.accept()
-    config = await _receive_hello(websocket)
-    if config is None:
+    hello = await _receive_hello(websocket)
+    if hello is None:
         return
+    config = hello.config
     reason: str | None = None
     if config.serial != serial:
         reason = f"this is tool {config.serial}; the session runs on tool {serial}"
@@ -422,4 +461,6 @@ async def browser_stream(
             return "this session ended and its tool runs another session now"
         return None
 
-    await stream_batches(websocket, hub, clinic_id, serial, tool_id, recheck)
+    await stream_batches(
+        websocket, hub, clinic_id, serial, tool_id, recheck, acks_upto=hello.acks_upto
+    )

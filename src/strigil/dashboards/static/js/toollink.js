@@ -187,7 +187,8 @@ class Sender {
     const ws = new WebSocket(`${proto}//${location.host}/api/v1/ingest/sessions/${this.sessionId}/ws`);
     ws.binaryType = "arraybuffer";
     this.socket = ws;
-    ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "hello", config: this.config })));
+    // "upto": one ack may cover the batches the API stored together (it names the newest)
+    ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "hello", config: this.config, acks: "upto" })));
     ws.addEventListener("message", (e) => {
       const msg = JSON.parse(e.data);
       if (msg.type === "ready") {
@@ -198,7 +199,7 @@ class Sender {
         this.pump();
       } else if (msg.type === "ack") {
         const key = this.batches.get(msg.batch);
-        this.batches.delete(msg.batch);
+        for (const id of [...this.batches.keys()]) if (id <= msg.batch) this.batches.delete(id);
         if (key !== undefined && key > this.ackedKey) {
           this.ackedKey = key;
           this.spool.acknowledge(key);
