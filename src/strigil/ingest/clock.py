@@ -63,6 +63,11 @@ class ClockModel:
             for k in keys[: len(keys) // 2 : 2]:
                 del self._best[k]
 
+    def envelope(self) -> tuple[np.ndarray, np.ndarray]:
+        """The earliest arrival of each window: (device_s, host_s − device_s), by device time."""
+        pts = np.array(sorted(self._best.values()), dtype=float).reshape(-1, 2)
+        return pts[:, 0], pts[:, 1]
+
     def fit(self) -> ClockFit | None:
         """The current fit; None before the first frame. One window gives offset only."""
         if self._fit is None and self._best:
