@@ -1,5 +1,6 @@
-"""`check-tool`'s clock-drift line on arrivals as a busy host sees them: a good clock is not
-failed for the host's scatter, a bad one fails however noisy the host is."""
+"""`check-tool`'s timing lines (clock drift, the sample rate the host receives) on arrivals as
+a busy host sees them: a good tool is not failed for the host's scatter, a bad one fails
+however noisy the host is."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from strigil.ingest import protocol as p
-from strigil.ingest.conformance import _check_drift, _Checks, _Run
+from strigil.ingest.conformance import _check_drift, _check_stream, _Checks, _Run
 
 RUNS = ((50, 1, 2.0), (200, 4, 4.0), (1000, 20, 2.0))  # rate, samples a frame, seconds
 CLOCK_STARTS_US = (0, 123_456_789, 2**32 - 3_000_000)  # the last wraps during the run
@@ -87,3 +88,34 @@ def test_too_few_frames_is_a_failed_line_that_says_so() -> None:
     passed, evidence = _line(short)
     assert not passed
     assert "too few frames" in evidence
+
+
+def _rate_line(run: _Run) -> tuple[bool, str]:
+    out = _Checks()
+    _check_stream(run, 517, out)
+    lines = {line.name: line for line in out.lines}
+    line = lines[f"{run.rate_hz} Hz: sample rate"]
+    return line.passed, line.evidence
+
+
+def test_the_rate_line_is_not_moved_by_a_late_first_or_last_frame() -> None:
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        runs = _runs(0.0, rng, busy=True)
+        for run in runs:
+            frames = list(run.frames)
+            late = rng.uniform(0.06, 0.12)  # a stall of 60–120 ms: 3–6 % of a 2-s run
+            if seed % 2:
+                frames[0] = (frames[0][0] + late, frames[0][1])
+            else:
+                frames[-1] = (frames[-1][0] + late, frames[-1][1])
+            passed, evidence = _rate_line(_Run(run.rate_hz, frames))
+            assert passed, f"{run.rate_hz} Hz: {evidence}"
+
+
+@pytest.mark.parametrize("clock_ppm", [60_000.0, -60_000.0])
+def test_a_tool_sending_6_percent_off_its_rate_fails_the_rate_line(clock_ppm: float) -> None:
+    for seed in range(20):
+        for run in _runs(clock_ppm, np.random.default_rng(seed), busy=True):
+            passed, evidence = _rate_line(run)
+            assert not passed, f"{run.rate_hz} Hz: {evidence}"
