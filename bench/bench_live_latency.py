@@ -15,7 +15,9 @@ taken 15 ms before its frame left the tool is 15 ms older than the frame's stamp
   one live-view WebSocket per session, as a browser has.
 - **API path**: a sender process plays each tool's 4-sample frames in real time (200 Hz, 50
   frames a second, each stamped when sent, as the ingester stamps a notification) straight
-  into the ingest WebSocket: what the API adds, without bumble's cost.
+  into the ingest WebSocket, asking for cumulative acks as the ingester does, from the
+  moment its tools say hello until the viewers have measured: what the API adds, without
+  bumble's cost.
 """
 
 from __future__ import annotations
@@ -86,12 +88,15 @@ def rss_mib(pid: int) -> float:
 # --- the sender: tools playing frames in real time -----------------------------------------
 
 
-async def _play(ws_url: str, token: str, serial: str, frames: list[bytes], until: float) -> None:
+async def _play(
+    ws_url: str, token: str, serial: str, frames: list[bytes], done: asyncio.Event
+) -> None:
     config = {"profile": 1, "model": "S1", "serial": serial, "firmware": "1", "rate_hz": RATE_HZ}
     async with connect(
         ws_url, additional_headers={"Authorization": f"Bearer {token}"}, compression=None
     ) as ws:
-        await ws.send(json.dumps({"type": "hello", "config": config}))
+        # as the ingester does: one ack may cover the batches one group commit stored
+        await ws.send(json.dumps({"type": "hello", "config": config, "acks": "upto"}))
         json.loads(await ws.recv())
 
         async def drain() -> None:
@@ -102,22 +107,33 @@ async def _play(ws_url: str, token: str, serial: str, frames: list[bytes], until
         period = PER_FRAME / RATE_HZ
         start = time.monotonic() + np.random.default_rng(hash(serial) % 2**32).uniform(0, period)
         k = 0
-        while (due := start + k * period) < until:
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+        while not done.is_set():
+            await asyncio.sleep(max(0.0, start + k * period - time.monotonic()))
             await ws.send(encode_batch(k, [(time.time_ns(), frames[k % len(frames)])]))
             k += 1
         acks.cancel()
 
 
-def sender(ws_url: str, token: str, serials: list[str], seconds: float, go: mp.Event) -> None:  # type: ignore[valid-type]
+def sender(ws_url: str, token: str, serials: list[str], go: mp.Event, stop: mp.Event) -> None:  # type: ignore[valid-type]
+    """Plays every tool from ``go`` until ``stop`` (set once the viewers have measured: at
+    100 sessions, registering the tools and starting their sessions can take longer than
+    the measurement itself)."""
     sim = simulate_session(minutes=1.0, seed=5, rate_hz=RATE_HZ, scenario="lifted")
     frames = samples_to_frames(
         sim.t_s, sim.force_n, sim.acc_g, sim.gyr_dps, rate_hz=RATE_HZ, per_frame=PER_FRAME
     )
 
     async def run() -> None:
-        until = time.monotonic() + seconds
-        await asyncio.gather(*(_play(ws_url, token, s, frames, until) for s in serials))
+        done = asyncio.Event()
+
+        async def watch_stop() -> None:
+            while not stop.is_set():  # type: ignore[attr-defined]
+                await asyncio.sleep(0.1)
+            done.set()
+
+        watcher = asyncio.create_task(watch_stop())
+        await asyncio.gather(*(_play(ws_url, token, s, frames, done) for s in serials))
+        watcher.cancel()
 
     go.wait()  # type: ignore[attr-defined]
     asyncio.run(run())
@@ -195,13 +211,13 @@ def api_path(
 ) -> tuple[tuple[np.ndarray, list[float]], float, CpuShare]:
     with tempfile.TemporaryDirectory() as tmp:
         api, token = _stack(Path(tmp))
+        serials = [f"L-{i:04d}" for i in range(sessions)]
+        ws_url = api.url.replace("http://", "ws://") + "/api/v1/ingest/ws"
+        go, stop = mp.get_context("spawn").Event(), mp.get_context("spawn").Event()
+        proc = mp.get_context("spawn").Process(
+            target=sender, args=(ws_url, token, serials, go, stop)
+        )
         try:
-            serials = [f"L-{i:04d}" for i in range(sessions)]
-            ws_url = api.url.replace("http://", "ws://") + "/api/v1/ingest/ws"
-            go = mp.get_context("spawn").Event()
-            proc = mp.get_context("spawn").Process(
-                target=sender, args=(ws_url, token, serials, seconds + 6.0, go)
-            )
             proc.start()
             user = _login(api)
             with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {user}"}) as h:
@@ -216,11 +232,15 @@ def api_path(
             lat = asyncio.run(view(api.url, user, ids, seconds))
             cpu.stop()
             rss = rss_mib(api.process.pid)
+            stop.set()
             proc.join(timeout=30)
             if proc.is_alive():
                 print(f"  (the sender of {sessions} tools did not finish: terminated)")
                 proc.terminate()
         finally:
+            stop.set()
+            if proc.pid is not None and proc.is_alive():
+                proc.terminate()
             try:
                 api.stop()
             except subprocess.TimeoutExpired:
