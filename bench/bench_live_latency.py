@@ -271,13 +271,15 @@ def whole_path(
                 subprocess.Popen(
                     [*strigil, "ingest", "--hci", f"tcp-client:127.0.0.1:{hci}",
                      "--api", api.url, "--spool", str(Path(tmp) / "spool"),
-                     "--duration-s", str(int(seconds + 60 + 2 * tools))],
+                     # past the connection deadline below and the measurement: it is
+                     # terminated once the viewers have measured
+                     "--duration-s", str(int(seconds + 120 + 7 * tools))],
                     env={**os.environ, "STRIGIL_INGEST_TOKEN": token},
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )
             )  # fmt: skip
             user = _login(api)
-            deadline = time.monotonic() + 60 + 3 * tools  # one connection at a time
+            deadline = time.monotonic() + 60 + 6 * tools  # one connection at a time
             with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {user}"}) as h:
                 while len(h.get("/api/v1/tools").json()) < tools:
                     if time.monotonic() > deadline:
