@@ -171,3 +171,41 @@ def test_strigil_serve_runs_the_api_for_real(tmp_path: Path, recording: bytes) -
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_a_tokens_use_is_written_once_a_minute_not_at_every_check(tmp_path: Path) -> None:
+    """Every open ingest socket checks its token every few seconds; only the first check of
+    a minute writes ``last_used_at`` (read back from the file with sqlite3, not strigil)."""
+    import datetime as dt
+    import sqlite3
+
+    from strigil.store.api_tokens import find_api_token
+
+    path = tmp_path / "meta.db"
+    database = open_database(f"sqlite:///{path}")
+    with database() as db:
+        _, clear = create_api_token(db, create_clinic(db, "C"), "room 1")
+        db.commit()
+
+    def used_at() -> str | None:
+        with sqlite3.connect(path) as raw:
+            value: str | None = raw.execute("SELECT last_used_at FROM api_token").fetchone()[0]
+            return value
+
+    def check() -> bool:
+        with database() as db:
+            found = find_api_token(db, clear) is not None
+            dirty = bool(db.dirty)
+            db.commit()
+            return found and dirty
+
+    assert check()  # the first use is noted
+    first = used_at()
+    assert first is not None
+    assert not any(check() for _ in range(20))  # twenty checks in the same minute write nothing
+    assert used_at() == first
+    with sqlite3.connect(path) as raw:  # a minute and a bit later
+        earlier = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=61)
+        raw.execute("UPDATE api_token SET last_used_at = ?", (earlier.isoformat(" "),))
+    assert check()
+    assert used_at() != earlier.isoformat(" ")
