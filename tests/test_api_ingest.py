@@ -168,6 +168,9 @@ def test_strigil_serve_runs_the_api_for_real(tmp_path: Path, recording: bytes) -
             headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
         )
         assert up.status_code == 201, up.text
+        # the server's event loop is uvloop's (uvicorn picks it when installed): its
+        # extension is mapped into the running process, not merely installed
+        assert "uvloop/loop." in Path(f"/proc/{server.pid}/maps").read_text()
     finally:
         server.terminate()
         server.wait(timeout=15)
