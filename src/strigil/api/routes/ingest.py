@@ -336,13 +336,8 @@ async def stream_batches(
         MAX_BATCHES_IN_FLIGHT
     )
 
-    def stored_already(item: tuple[int, asyncio.Future[Any]] | None) -> bool:
-        return (
-            item is not None
-            and item[1].done()
-            and not item[1].cancelled()
-            and item[1].exception() is None
-        )
+    def stored_already(future: asyncio.Future[Any]) -> bool:
+        return future.done() and not future.cancelled() and future.exception() is None
 
     async def acknowledge() -> None:
         held: list[tuple[int, asyncio.Future[Any]] | None] = []
@@ -356,10 +351,9 @@ async def stream_batches(
             run = [(batch_id, outcome)]
             while acks_upto and not in_flight.empty():
                 following = in_flight.get_nowait()
-                if not stored_already(following):
-                    held.append(following)  # answered next, on its own
+                if following is None or not stored_already(following[1]):
+                    held.append(following)  # answered next, on its own (or the end)
                     break
-                assert following is not None
                 run.append((following[0], following[1].result()))
             await send(ack_of(run))
 
