@@ -54,7 +54,11 @@ def test_deactivation_and_token_revocation_close_open_sockets(tmp_path: Path) ->
 
         ws_base = api.url.replace("http://", "ws://")
 
-        async def run() -> tuple[int | None, int | None]:
+        async def run() -> tuple[int | None, int | None, int | None]:
+            mux = await connect(  # an ingester's one socket for all its tools
+                ws_base + "/api/v1/ingest/mux",
+                additional_headers={"Authorization": f"Bearer {token}"},
+            )
             ingest = await connect(
                 ws_base + "/api/v1/ingest/ws",
                 additional_headers={"Authorization": f"Bearer {token}"},
@@ -82,9 +86,12 @@ def test_deactivation_and_token_revocation_close_open_sockets(tmp_path: Path) ->
                 [record] = db.query(ApiToken).all()
                 assert revoke_api_token(db, record.id)
                 db.commit()
-            ingest_code = await _closed_code(ingest, CUT_OFF_S)
-            return view_code, ingest_code
+            ingest_code, mux_code = await asyncio.gather(
+                _closed_code(ingest, CUT_OFF_S), _closed_code(mux, CUT_OFF_S)
+            )
+            return view_code, ingest_code, mux_code
 
-        view_code, ingest_code = asyncio.run(run())
+        view_code, ingest_code, mux_code = asyncio.run(run())
     assert view_code == 1008  # the deactivated person's live view
     assert ingest_code == 1008  # the revoked token's ingest socket
+    assert mux_code == 1008  # and its ingester's shared socket

@@ -14,6 +14,7 @@ from strigil.api.routes import (
     drills,
     exports,
     ingest,
+    ingest_mux,
     patients,
     practice,
     protocols,
@@ -51,6 +52,7 @@ def api_router() -> APIRouter:
         practice,
         sessions,
         ingest,
+        ingest_mux,
         audit,
         exports,
     ):

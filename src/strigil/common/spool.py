@@ -9,6 +9,7 @@ none. Survives restarts: a new queue on the same folder finds what was left.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -22,12 +23,15 @@ class SpoolFullError(Exception):
 
 class DiskQueue:
     """One process owns a folder at a time; it keeps the files' sizes in memory, so putting and
-    dropping cost the same with ten payloads queued or a hundred thousand."""
+    dropping cost the same with ten payloads queued or a hundred thousand. One thread may put
+    while another drops (the ingester writes in a worker thread, off its event loop); puts
+    come from one thread at a time."""
 
     def __init__(self, folder: str | Path, *, max_bytes: int) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
+        self._lock = threading.Lock()
         for stale in self.folder.glob("*.tmp"):
             stale.unlink()
         self._sizes = {p: p.stat().st_size for p in sorted(self.folder.glob(f"*{_SUFFIX}"))}
@@ -36,7 +40,8 @@ class DiskQueue:
         self._next = int(last.stem) + 1 if last is not None else 0
 
     def _files(self) -> list[Path]:
-        return list(self._sizes)  # insertion order is name order
+        with self._lock:
+            return list(self._sizes)  # insertion order is name order
 
     def __len__(self) -> int:
         return len(self._sizes)
@@ -58,10 +63,11 @@ class DiskQueue:
     def put(self, payload: bytes) -> Path:
         """Append, durably (fsync), and return the payload's file; raises SpoolFullError
         (keeping nothing of it) past ``max_bytes``."""
-        used = self._bytes
-        if used + len(payload) > self.max_bytes:
-            raise SpoolFullError(f"{self.folder} is full ({used} of {self.max_bytes} bytes)")
-        number = self._next
+        with self._lock:
+            used = self._bytes
+            if used + len(payload) > self.max_bytes:
+                raise SpoolFullError(f"{self.folder} is full ({used} of {self.max_bytes} bytes)")
+            number = self._next
         tmp = self.folder / f"{number:012d}.tmp"
         with tmp.open("wb") as fh:
             fh.write(payload)
@@ -69,9 +75,10 @@ class DiskQueue:
             os.fsync(fh.fileno())
         path = self.folder / f"{number:012d}{_SUFFIX}"
         tmp.rename(path)
-        self._next = number + 1
-        self._sizes[path] = len(payload)
-        self._bytes += len(payload)
+        with self._lock:
+            self._next = number + 1
+            self._sizes[path] = len(payload)
+            self._bytes += len(payload)
         return path
 
     def peek(self) -> tuple[Path, bytes] | None:
@@ -82,7 +89,8 @@ class DiskQueue:
 
     def drop(self, path: Path) -> None:
         path.unlink(missing_ok=True)
-        self._bytes -= self._sizes.pop(path, 0)
+        with self._lock:
+            self._bytes -= self._sizes.pop(path, 0)
 
     def paths(self) -> list[Path]:
         """Every queued payload's file, oldest first (read with ``Path.read_bytes``)."""

@@ -1,4 +1,5 @@
-"""Store-and-forward from the ingester to the API's ingest WebSocket.
+"""Store-and-forward from the ingester to the API: every tool a channel of the ingester's one
+WebSocket (:mod:`strigil.ingest.mux`).
 
 Every notification, as the tool sent it and stamped with the host's wall clock when it
 arrived, is **sent to the API at once** (a batch of whatever arrived since the last send), so
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from strigil.common.backoff import backoff_s
@@ -33,23 +34,23 @@ from strigil.common.ids import check_id
 from strigil.common.spool import DiskQueue, SpoolFullError
 from strigil.ingest import protocol as p
 from strigil.ingest.errors import RefusedBatchError, TokenRefusedError
+from strigil.ingest.mux import MUX_PATH, ApiMux, Channel
 from strigil.ingest.wire import decode_batch, encode_batch
 
 _LOGGER = logging.getLogger(__name__)
-WS_PATH = "/api/v1/ingest/ws"
 
 
 def ws_url(api_url: str) -> str:
-    """The ingest WebSocket of an API base URL.
+    """The ingester's WebSocket (all its tools on one) of an API base URL.
 
     >>> ws_url("https://clinic.example/")
-    'wss://clinic.example/api/v1/ingest/ws'
+    'wss://clinic.example/api/v1/ingest/mux'
     """
     base = api_url.rstrip("/")
     if base.startswith("https://"):
-        return "wss://" + base[8:] + WS_PATH
+        return "wss://" + base[8:] + MUX_PATH
     if base.startswith("http://"):
-        return "ws://" + base[7:] + WS_PATH
+        return "ws://" + base[7:] + MUX_PATH
     raise ValueError(f"the API URL must start with http:// or https://, not {api_url!r}")
 
 
@@ -85,6 +86,24 @@ class _SpoolFile:
 
 Record = tuple[int, int, bytes]
 """(k, host receive ns, frame): ``k`` numbers one tool's frames in the order they arrived."""
+
+
+def _put(spool: DiskQueue, records: list[Record]) -> Path | SpoolFullError | OSError:
+    try:
+        return spool.put(encode_batch(records[0][0], [(h, d) for _, h, d in records]))
+    except (SpoolFullError, OSError) as exc:
+        return exc
+
+
+def _write_spools(
+    puts: list[tuple[DiskQueue, list[Record]]], drops: list[tuple[DiskQueue, Path]]
+) -> list[Path | SpoolFullError | OSError]:
+    """One tick's disk work for every tool, in a worker thread: delete the files acknowledged
+    since the last tick, write (and fsync) a file of each tool's pending frames."""
+    for spool, path in drops:
+        with contextlib.suppress(OSError):  # a file left behind is sent again, recognised
+            spool.drop(path)
+    return [_put(spool, records) for spool, records in puts]
 
 
 class ToolForwarder:
@@ -127,10 +146,7 @@ class ToolForwarder:
         """Every frame up to this number is acknowledged as stored by the API."""
         self._wake = asyncio.Event()
         self._stopping = False
-        self._tasks = [
-            asyncio.create_task(self._spooler()),
-            asyncio.create_task(self._sender()),
-        ]
+        self._tasks = [asyncio.create_task(self._sender())]
 
     @property
     def unacked(self) -> int:
@@ -143,36 +159,49 @@ class ToolForwarder:
         self.stats.frames_spooled += 1
         self._wake.set()
 
-    def spool_pending(self) -> None:
-        """Write the frames not yet acknowledged to the spool (fsynced), as one file."""
+    def pending_for_spool(self) -> list[Record]:
+        """The frames not yet acknowledged nor on disk, oldest first (they stay in memory, and
+        are sent from there, until :meth:`spooled` says they are on disk)."""
         fresh = self._fresh
         while fresh and fresh[0][0] <= self.acked_k:
             fresh.popleft()
-        if not fresh:
+        return list(fresh)
+
+    def spooled(self, records: list[Record], written: Path | SpoolFullError | OSError) -> None:
+        """``records`` (from :meth:`pending_for_spool`) are in the spool file ``written``, or
+        were dropped because the spool is full, or stay in memory because the disk failed
+        (tried again at the next tick)."""
+        if isinstance(written, OSError):
+            self.stats.last_error = f"{self.serial}: cannot write the forwarding spool: {written}"
+            _LOGGER.error("%s", self.stats.last_error)
             return
-        records = list(fresh)
-        fresh.clear()
-        try:
-            path = self.spool.put(encode_batch(records[0][0], [(h, d) for _, h, d in records]))
-        except SpoolFullError as exc:
+        last_k = records[-1][0]
+        while self._fresh and self._fresh[0][0] <= last_k:
+            self._fresh.popleft()
+        if isinstance(written, SpoolFullError):
             self.stats.dropped_spool_full += len(records)
             self.stats.last_error = (
-                f"{self.serial}: the forwarding spool is full ({exc}): is the API reachable?"
+                f"{self.serial}: the forwarding spool is full ({written}): is the API reachable?"
             )
             _LOGGER.error("%s", self.stats.last_error)
             return
-        self._files.append(_SpoolFile(path, records[0][0], records[-1][0]))
         self.stats.frames_on_disk += len(records)
+        if last_k <= self.acked_k:  # acknowledged while it was being written
+            self.f.discard(self.spool, written)
+        else:
+            self._files.append(_SpoolFile(written, records[0][0], last_k))
 
-    async def _spooler(self) -> None:
-        while True:
-            await asyncio.sleep(self.f.batch_interval_s)
-            self.spool_pending()
+    def spool_pending(self) -> None:
+        """Write the frames not yet acknowledged to the spool (fsynced), as one file, now, on
+        the calling thread (the forwarder's own ticks write in a worker thread)."""
+        records = self.pending_for_spool()
+        if records:
+            self.spooled(records, _put(self.spool, records))
 
     def _acknowledged(self, last_k: int) -> None:
         self.acked_k = last_k
         while self._files and self._files[0].last_k <= last_k:
-            self.spool.drop(self._files.popleft().path)
+            self.f.discard(self.spool, self._files.popleft().path)
         while self._fresh and self._fresh[0][0] <= last_k:
             self._fresh.popleft()
 
@@ -215,33 +244,34 @@ class ToolForwarder:
             await asyncio.sleep(backoff_s(failures, first_s=0.2, cap_s=5.0))
 
     async def _connection(self) -> None:
-        headers = {"Authorization": f"Bearer {self.f.token}"}
-        async with connect(
-            self.f.url, additional_headers=headers, compression=None, open_timeout=10
-        ) as ws:
-            hello = {
-                "type": "hello",
-                "config": json.loads(self.config.to_json_bytes()),
-                "acks": "upto",  # one ack may cover the batches stored by one group commit
-            }
-            await ws.send(json.dumps(hello))
-            ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        channel = await self.f.mux.open_channel()
+        try:
+            channel.send_json(
+                {
+                    "type": "hello",
+                    "config": json.loads(self.config.to_json_bytes()),
+                    "acks": "upto",  # one ack may cover the batches stored by one group commit
+                }
+            )
+            ready = await asyncio.wait_for(channel.recv(), 10)
             if ready.get("type") != "ready":
                 raise ValueError(f"the API answered the hello with {ready!r}")
             self.stats.connections += 1
             self.stats.session_id = ready.get("session_id")
             in_flight: deque[tuple[int, int, list[int]]] = deque()
-            receiver = asyncio.create_task(self._receive(ws, in_flight))
+            receiver = asyncio.create_task(self._receive(channel, in_flight))
             try:
-                await self._send_loop(ws, in_flight, receiver)
+                await self._send_loop(channel, in_flight, receiver)
             finally:
                 receiver.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await receiver
+        finally:
+            channel.close()
 
     async def _send_loop(
         self,
-        ws: ClientConnection,
+        channel: Channel,
         in_flight: deque[tuple[int, int, list[int]]],
         receiver: asyncio.Task[None],
     ) -> None:
@@ -253,12 +283,11 @@ class ToolForwarder:
                 records = self._records_from(send_from)
                 if not records:
                     break
-                await ws.send(encode_batch(batch_id, [(h, d) for _, h, d in records]))
+                channel.send_batch(encode_batch(batch_id, [(h, d) for _, h, d in records]))
                 in_flight.append((batch_id, records[-1][0], [h for _, h, _ in records]))
                 batch_id += 1
                 send_from = records[-1][0] + 1
             if self._stopping and not in_flight and not self.unacked:
-                await ws.close()
                 return
             waiter = asyncio.create_task(self._wake.wait())
             done, _ = await asyncio.wait(
@@ -270,10 +299,9 @@ class ToolForwarder:
                 return
 
     async def _receive(
-        self, ws: ClientConnection, in_flight: deque[tuple[int, int, list[int]]]
+        self, channel: Channel, in_flight: deque[tuple[int, int, list[int]]]
     ) -> None:
-        async for raw in ws:
-            message = json.loads(raw)
+        async for message in channel:
             kind = message.get("type")
             if kind == "ack":
                 covered = int(message.get("batches", 1))
@@ -303,7 +331,7 @@ class ToolForwarder:
         self._stopping = True
         self._wake.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._tasks[1]), drain_s)
+            await asyncio.wait_for(asyncio.shield(self._tasks[0]), drain_s)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -327,11 +355,15 @@ class ApiForwarder:
         if not token:
             raise ValueError("forwarding needs an API token (strigil admin create-token)")
         self.token = token
+        self.mux = ApiMux(self.url, token)
         self.spool_dir = Path(spool_dir)
         self.spool_max_bytes = spool_max_bytes
         self.batch_interval_s = batch_interval_s
         self.window = window
         self.tools: dict[str, ToolForwarder] = {}
+        self._discarded: list[tuple[DiskQueue, Path]] = []
+        self._spooler: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
         self.token_refused: TokenRefusedError | None = None
         """Set when the API refused the token: the ingester should stop (exit code 2)."""
 
@@ -366,8 +398,35 @@ class ApiForwarder:
         except (OSError, WebSocketException, TimeoutError) as exc:
             _LOGGER.warning("the API is not reachable now (%s): frames spool until it is", exc)
 
+    def discard(self, spool: DiskQueue, path: Path) -> None:
+        """Delete an acknowledged spool file at the next tick (off the event loop)."""
+        self._discarded.append((spool, path))
+
+    async def _spool_ticks(self) -> None:
+        """Every ``batch_interval_s``: every tool's unacknowledged frames to disk, in a worker
+        thread. An fsync costs about 0.4 ms: at 100 tools, on the event loop, the disk would
+        hold up every frame on its way to the live view for a third of each second."""
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.batch_interval_s)
+            await self.spool_tick()
+
+    async def spool_tick(self) -> None:
+        tools = [(tool, tool.pending_for_spool()) for tool in self.tools.values()]
+        work = [(tool, records) for tool, records in tools if records]
+        drops, self._discarded = self._discarded, []
+        if not work and not drops:
+            return
+        written = await asyncio.to_thread(
+            _write_spools, [(tool.spool, records) for tool, records in work], drops
+        )
+        for (tool, records), result in zip(work, written, strict=True):
+            tool.spooled(records, result)
+
     def open(self, serial: str, config: p.ToolConfig, on_tare: Callable[[], None] | None) -> None:
         check_id("tool serial", serial)
+        if self._spooler is None:
+            self._spooler = asyncio.create_task(self._spool_ticks())
         tool = self.tools.get(serial)
         if tool is None:
             self.tools[serial] = ToolForwarder(self, serial, config, on_tare)
@@ -380,7 +439,13 @@ class ApiForwarder:
             tool.add(host_ns, data)
 
     async def close(self, drain_s: float = 5.0) -> None:
+        self._closing.set()
+        if self._spooler is not None:
+            await self._spooler  # its last tick written: the tools' own writes follow
         await asyncio.gather(*(t.stop(drain_s) for t in self.tools.values()))
+        await self.mux.close()
+        drops, self._discarded = self._discarded, []
+        _write_spools([], drops)
 
     def stats(self) -> dict[str, ForwardStats]:
         return {serial: t.stats for serial, t in self.tools.items()}

@@ -16,10 +16,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bumble.controller import Controller
 from bumble.device import Device
 from bumble.hci import Address
-from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
@@ -27,14 +25,15 @@ from bumble.transport.common import AsyncPipeSink
 from strigil.ingest.bumble_backend import BumbleCentral, BumbleClient, BumbleScanner
 from strigil.ingest.forwarder import ApiForwarder
 from strigil.ingest.ingester import Ingester
+from strigil.ingest.quiet_bumble import QuietController, QuietHost
 from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
 
 CENTRAL_ADDRESS = "F1:F1:F1:F1:F1:F1"
 
 
 def device_on_link(link: LocalLink, address: str) -> Device:
-    controller = Controller(f"C-{address}", link=link, public_address=address)
-    return Device(address=Address(address), host=Host(controller, AsyncPipeSink(controller)))
+    controller = QuietController(f"C-{address}", link=link, public_address=address)
+    return Device(address=Address(address), host=QuietHost(controller, AsyncPipeSink(controller)))
 
 
 async def start_virtual_tools(
@@ -81,7 +80,7 @@ async def serve_virtual_tools(spec: str, count: int, base: VirtualToolOptions) -
     link = LocalLink()  # type: ignore[no-untyped-call]
     await start_virtual_tools(link, count, base)
     async with await open_transport(spec) as transport:
-        Controller(
+        QuietController(
             "strigil-bridge",
             host_source=transport.source,
             host_sink=transport.sink,

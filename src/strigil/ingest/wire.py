@@ -8,6 +8,12 @@ it, malformed or not: the API decodes, counts and drops.
 >>> data = encode_batch(7, [(1_700_000_000_000_000_000, b"abc")])
 >>> decode_batch(data)
 (7, [(1700000000000000000, b'abc')])
+
+One ingester's WebSocket for all its tools (``/api/v1/ingest/mux``) carries several tools'
+batches in one binary message: sections of ``u32 channel, u32 length, batch``.
+
+>>> [(channel, decode_batch(batch)) for channel, batch in decode_mux(encode_mux([(3, data)]))]
+[(3, (7, [(1700000000000000000, b'abc')]))]
 """
 
 from __future__ import annotations
@@ -59,3 +65,33 @@ def decode_batch(data: bytes) -> tuple[int, list[tuple[int, bytes]]]:
         records.append((host_ns, data[at : at + length]))
         at += length
     return batch_id, records
+
+
+MUX_HEADER: Final = struct.Struct("<II")
+MAX_MUX_BYTES: Final = 8 * 2**20
+
+
+def encode_mux(sections: Sequence[tuple[int, bytes]]) -> bytes:
+    """One binary message of (channel, batch bytes) sections."""
+    return b"".join(MUX_HEADER.pack(channel, len(batch)) + batch for channel, batch in sections)
+
+
+def decode_mux(data: bytes) -> list[tuple[int, bytes]]:
+    """(channel, batch bytes) sections. Raises WireFormatError for anything that does not
+    parse; the batches themselves are checked by :func:`decode_batch`."""
+    if len(data) > MAX_MUX_BYTES:
+        raise WireFormatError(f"message of {len(data)} bytes exceeds {MAX_MUX_BYTES}")
+    sections: list[tuple[int, bytes]] = []
+    at = 0
+    while at < len(data):
+        if at + MUX_HEADER.size > len(data):
+            raise WireFormatError(f"section {len(sections)} header cut off at byte {at}")
+        channel, length = MUX_HEADER.unpack_from(data, at)
+        at += MUX_HEADER.size
+        if length > MAX_BATCH_BYTES or at + length > len(data):
+            raise WireFormatError(
+                f"section {len(sections)} claims {length} bytes; {len(data) - at} remain"
+            )
+        sections.append((channel, data[at : at + length]))
+        at += length
+    return sections

@@ -7,10 +7,10 @@ import contextlib
 import json
 import logging
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import anyio.from_thread
 from fastapi import (
@@ -189,17 +189,30 @@ class ToolClaimRefusedError(Exception):
     """A hello for a tool this connection may not speak for; the reason says why."""
 
 
-def _register_tool(websocket: WebSocket, token: ApiToken, config: p.ToolConfig) -> str:
+class IngestSocket(Protocol):
+    """What one tool's ingest conversation needs of its socket: a WebSocket of its own, or one
+    channel of an ingester's shared WebSocket (:mod:`strigil.api.routes.ingest_mux`)."""
+
+    async def receive(self) -> MutableMapping[str, Any]: ...
+
+    async def receive_text(self) -> str: ...
+
+    async def send_json(self, data: Any, mode: str = "text") -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+def register_tool(app: Any, token: ApiToken, config: p.ToolConfig) -> str:
     """The tool's id in the clinic. A tool seen for the first time is registered and bound to
     this token; a tool bound to another token, or connected right now, is refused (and the
     attempt audited). A hello never rewrites what calibration rests on: the contact area is
     taken only where none is recorded; model and firmware are the tool's own word."""
     clinic_id = token.clinic_id
-    with websocket.app.state.sessionmaker() as db:
+    with app.state.sessionmaker() as db:
         tool = db.scalars(
             select(Tool).where(Tool.clinic_id == clinic_id, Tool.serial == config.serial)
         ).first()
-        hub = websocket.app.state.hub
+        hub = app.state.hub
         reason = None
         if tool is not None and tool.api_token_id not in (None, token.id):
             reason = f"tool {config.serial} is bound to another ingester's token"
@@ -235,7 +248,7 @@ class Hello:
     """The client takes one ack for several batches (``"acks": "upto"`` in its hello)."""
 
 
-async def _receive_hello(websocket: WebSocket) -> Hello | None:
+async def receive_hello(websocket: IngestSocket) -> Hello | None:
     """The tool's config from the first message; None once the socket is closed (1007 with
     what is wrong, or the client left)."""
     try:
@@ -275,12 +288,12 @@ async def ingest_stream(websocket: WebSocket, token: WebSocketIngestToken, hub: 
     format closes this connection only (code 1007, the reason says what is wrong).
     """
     await websocket.accept()
-    hello = await _receive_hello(websocket)
+    hello = await receive_hello(websocket)
     if hello is None:
         return
     config = hello.config
     try:
-        tool_id = await run_in_threadpool(_register_tool, websocket, token, config)
+        tool_id = await run_in_threadpool(register_tool, websocket.app, token, config)
     except ToolClaimRefusedError as exc:
         _LOGGER.warning("ingest hello refused: %s", exc)
         await websocket.close(CLOSE_POLICY, reason=str(exc)[:120])
@@ -302,19 +315,20 @@ Recheck = Callable[[], Awaitable[str | None]]
 
 
 async def stream_batches(
-    websocket: WebSocket,
+    websocket: IngestSocket,
     hub: LiveHub,
     clinic_id: str,
     serial: str,
     tool_id: str,
-    recheck: Recheck,
+    recheck: Recheck | None,
     *,
     acks_upto: bool = False,
 ) -> None:
     """After the hello: the ready message, then every binary batch fed to the live views at
     once, stored in group commits and acknowledged in order (``ack``/``nack``); control
     messages for the tool (tare) go back on the same socket. Shared by ingesters (API token)
-    and the browser (the person's session, one session's tool).
+    and the browser (the person's session, one session's tool). ``recheck`` None: the caller
+    checks the client for the whole connection (an ingester's shared WebSocket).
 
     With ``acks_upto`` consecutive batches stored by the same group commit are acknowledged
     by one message (``"batches": n``): under load groups grow, and so the acks shrink."""
@@ -357,7 +371,7 @@ async def stream_batches(
                 run.append((following[0], following[1].result()))
             await send(ack_of(run))
 
-    async def rechecking() -> None:
+    async def rechecking(recheck: Recheck) -> None:
         while True:
             await asyncio.sleep(RECHECK_S)
             if (reason := await recheck()) is not None:
@@ -365,7 +379,7 @@ async def stream_batches(
                 return
 
     acker = asyncio.create_task(acknowledge())
-    rechecker = asyncio.create_task(rechecking())
+    rechecker = None if recheck is None else asyncio.create_task(rechecking(recheck))
     try:
         while True:
             message = await websocket.receive()
@@ -390,7 +404,8 @@ async def stream_batches(
         pass
     finally:
         acker.cancel()
-        rechecker.cancel()
+        if rechecker is not None:
+            rechecker.cancel()
         unregister()
 
 
@@ -432,7 +447,7 @@ async def browser_stream(
     except ToolClaimRefusedError as exc:
         raise WebSocketException(CLOSE_POLICY, reason=str(exc)) from None
     await websocket.accept()
-    hello = await _receive_hello(websocket)
+    hello = await receive_hello(websocket)
     if hello is None:
         return
     config = hello.config
