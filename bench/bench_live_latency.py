@@ -14,10 +14,10 @@ taken 15 ms before its frame left the tool is 15 ms older than the frame's stamp
   the real ingester, its spool) → ``strigil serve`` (embedded store) → a viewer process with
   one live-view WebSocket per session, as a browser has.
 - **API path**: a sender process plays each tool's 4-sample frames in real time (200 Hz, 50
-  frames a second, each stamped when sent, as the ingester stamps a notification) straight
-  into the ingest WebSocket, asking for cumulative acks as the ingester does, from the
-  moment its tools say hello until the viewers have measured: what the API adds, without
-  bumble's cost.
+  frames a second, each stamped when it is handed over, as the ingester stamps a
+  notification) into the ingester's own forwarder (``ApiForwarder``: one WebSocket for all
+  the tools, the spool beside), from the moment its tools say hello until the viewers have
+  measured: what the API and the forwarder add, without bumble's cost.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import connect  # the viewers
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from servers import ApiServer, free_port, seed_clinic
+from strigil.ingest import protocol as p
+from strigil.ingest.forwarder import ApiForwarder
 from strigil.ingest.replay import samples_to_frames
-from strigil.ingest.wire import encode_batch
 from strigil.signal.simulate import simulate_session
 
 KEY = "bench-key-" + "Zq8w" * 8
@@ -89,35 +90,26 @@ def rss_mib(pid: int) -> float:
 
 
 async def _play(
-    ws_url: str, token: str, serial: str, frames: list[bytes], done: asyncio.Event
+    forwarder: ApiForwarder, serial: str, frames: list[bytes], done: asyncio.Event
 ) -> None:
-    config = {"profile": 1, "model": "S1", "serial": serial, "firmware": "1", "rate_hz": RATE_HZ}
-    async with connect(
-        ws_url, additional_headers={"Authorization": f"Bearer {token}"}, compression=None
-    ) as ws:
-        # as the ingester does: one ack may cover the batches one group commit stored
-        await ws.send(json.dumps({"type": "hello", "config": config, "acks": "upto"}))
-        json.loads(await ws.recv())
-
-        async def drain() -> None:
-            async for _ in ws:
-                pass
-
-        acks = asyncio.create_task(drain())
-        period = PER_FRAME / RATE_HZ
-        start = time.monotonic() + np.random.default_rng(hash(serial) % 2**32).uniform(0, period)
-        k = 0
-        while not done.is_set():
-            await asyncio.sleep(max(0.0, start + k * period - time.monotonic()))
-            await ws.send(encode_batch(k, [(time.time_ns(), frames[k % len(frames)])]))
-            k += 1
-        acks.cancel()
+    config = p.ToolConfig(profile=1, model="S1", serial=serial, firmware="1", rate_hz=RATE_HZ)
+    forwarder.open(serial, config, None)
+    period = PER_FRAME / RATE_HZ
+    start = time.monotonic() + np.random.default_rng(hash(serial) % 2**32).uniform(0, period)
+    k = 0
+    while not done.is_set():
+        await asyncio.sleep(max(0.0, start + k * period - time.monotonic()))
+        forwarder.frame(serial, time.time_ns(), frames[k % len(frames)])  # as a notification
+        k += 1
 
 
-def sender(ws_url: str, token: str, serials: list[str], go: mp.Event, stop: mp.Event) -> None:  # type: ignore[valid-type]
-    """Plays every tool from ``go`` until ``stop`` (set once the viewers have measured: at
-    100 sessions, registering the tools and starting their sessions can take longer than
-    the measurement itself)."""
+def sender(  # type: ignore[valid-type]
+    api_url: str, token: str, serials: list[str], spool: str, go: mp.Event, stop: mp.Event
+) -> None:
+    """Plays every tool into the ingester's own forwarder (one WebSocket for all the tools,
+    the spool beside) from ``go`` until ``stop`` (set once the viewers have measured: at 100
+    sessions, registering the tools and starting their sessions can take longer than the
+    measurement itself)."""
     sim = simulate_session(minutes=1.0, seed=5, rate_hz=RATE_HZ, scenario="lifted")
     frames = samples_to_frames(
         sim.t_s, sim.force_n, sim.acc_g, sim.gyr_dps, rate_hz=RATE_HZ, per_frame=PER_FRAME
@@ -125,6 +117,7 @@ def sender(ws_url: str, token: str, serials: list[str], go: mp.Event, stop: mp.E
 
     async def run() -> None:
         done = asyncio.Event()
+        forwarder = ApiForwarder(api_url, token, spool)
 
         async def watch_stop() -> None:
             while not stop.is_set():  # type: ignore[attr-defined]
@@ -132,8 +125,12 @@ def sender(ws_url: str, token: str, serials: list[str], go: mp.Event, stop: mp.E
             done.set()
 
         watcher = asyncio.create_task(watch_stop())
-        await asyncio.gather(*(_play(ws_url, token, s, frames, done) for s in serials))
+        await asyncio.gather(*(_play(forwarder, s, frames, done) for s in serials))
         watcher.cancel()
+        await forwarder.close(drain_s=2.0)
+        c = forwarder.mux.counts
+        print(f"  forwarder: {c.batches} tool batches in {c.binary_messages} WebSocket messages "
+              f"({c.batches / max(c.binary_messages, 1):.1f} a message)", flush=True)  # fmt: skip
 
     go.wait()  # type: ignore[attr-defined]
     asyncio.run(run())
@@ -212,10 +209,9 @@ def api_path(
     with tempfile.TemporaryDirectory() as tmp:
         api, token = _stack(Path(tmp))
         serials = [f"L-{i:04d}" for i in range(sessions)]
-        ws_url = api.url.replace("http://", "ws://") + "/api/v1/ingest/ws"
         go, stop = mp.get_context("spawn").Event(), mp.get_context("spawn").Event()
         proc = mp.get_context("spawn").Process(
-            target=sender, args=(ws_url, token, serials, go, stop)
+            target=sender, args=(api.url, token, serials, str(Path(tmp) / "spool"), go, stop)
         )
         try:
             proc.start()

@@ -243,8 +243,9 @@ def test_the_ingester_sends_what_is_ready_together_as_one_message() -> None:
             with pytest.raises(ConnectionClosedError, match="1011"):  # how the API ended it
                 await asyncio.wait_for(first.recv(), 5)
             third = await mux.open_channel()  # a new connection for the next channel
-            assert mux.connections == 2
+            assert mux.counts.connections == 2
             assert third.number == 0
+            assert (mux.counts.binary_messages, mux.counts.batches) == (2, 7)
             await mux.close()
 
     asyncio.run(run())

@@ -277,6 +277,7 @@ class ToolForwarder:
     ) -> None:
         batch_id = 0
         send_from = self.acked_k + 1
+        receiver.add_done_callback(lambda _: self._wake.set())  # its end wakes this loop too
         while True:
             self._wake.clear()
             while len(in_flight) < self.f.window:
@@ -289,14 +290,10 @@ class ToolForwarder:
                 send_from = records[-1][0] + 1
             if self._stopping and not in_flight and not self.unacked:
                 return
-            waiter = asyncio.create_task(self._wake.wait())
-            done, _ = await asyncio.wait(
-                {waiter, receiver}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
-            )
-            waiter.cancel()
-            if receiver in done:
+            if receiver.done():
                 receiver.result()  # raises why the connection ended
                 return
+            await self._wake.wait()  # a frame, an ack, the stop or the receiver's end
 
     async def _receive(
         self, channel: Channel, in_flight: deque[tuple[int, int, list[int]]]

@@ -168,8 +168,8 @@ class ToolLink:
         first_s = (device_us - self._first_device_us) / 1e6
         self.clock.add(first_s + (frame.n - 1) * frame.dt_us / 1e6, stamp)  # its last sample
         self.stats.last_frame_monotonic = stamp
-        device_s = first_s + np.arange(frame.n) * (frame.dt_us / 1e6)
         if self.sink is not None:
+            device_s = first_s + np.arange(frame.n) * (frame.dt_us / 1e6)
             self.sink.write(
                 self.serial,
                 SampleBatch(device_s, frame.force_n, frame.acc_g, frame.gyr_dps, frame.flags),

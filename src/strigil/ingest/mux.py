@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -88,8 +89,9 @@ class Channel:
 
 
 class _Connection:
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, counts: MuxCounts) -> None:
         self.ws = ws
+        self.counts = counts
         self.channels: dict[int, Channel] = {}
         self._next_number = 0
         self._batches: list[tuple[int, bytes]] = []
@@ -136,6 +138,8 @@ class _Connection:
                 if self._batches:
                     batches, self._batches = self._batches, []
                     await self.ws.send(encode_mux(batches))
+                    self.counts.binary_messages += 1
+                    self.counts.batches += len(batches)
                 if self._texts:
                     texts, self._texts = self._texts, []
                     await self.ws.send(json.dumps(texts))
@@ -172,6 +176,16 @@ class _Connection:
             await self.ws.close()
 
 
+@dataclass
+class MuxCounts:
+    """What the ingester's connections carried since it started."""
+
+    connections: int = 0
+    binary_messages: int = 0
+    batches: int = 0
+    """Tool batches in those messages: batches ÷ messages is how many tools shared one."""
+
+
 class ApiMux:
     """The one connection, opened when a channel first needs it and again after it ends."""
 
@@ -181,8 +195,7 @@ class ApiMux:
         self._connection: _Connection | None = None
         self._lock = asyncio.Lock()
         self._failed: tuple[float, BaseException] | None = None
-        self.connections = 0
-        """Connections opened since the ingester started."""
+        self.counts = MuxCounts()
 
     async def open_channel(self) -> Channel:
         """A new channel; raises what connecting raised (HTTP status, OSError, timeout)."""
@@ -203,8 +216,8 @@ class ApiMux:
                     self._failed = (time.monotonic(), exc)
                     raise
                 self._failed = None
-                self._connection = _Connection(ws)
-                self.connections += 1
+                self._connection = _Connection(ws, self.counts)
+                self.counts.connections += 1
             return self._connection.open_channel()
 
     async def close(self) -> None:
