@@ -1,13 +1,17 @@
 """Live ingest through the API into a real influxd: samples/s per API process, zero loss, and
 API memory per live session; with the raw InfluxDB write rate of the same points, same run.
 
-    .venv/bin/python bench/bench_api_ingest.py [TOOLS] [SECONDS_OF_DATA]   # default 250 60
+    .venv/bin/python bench/bench_api_ingest.py [TOOLS] [SECONDS_OF_DATA] [TOOLS_PER_INGESTER]
+    # default 250 60 1
 
 One `strigil serve` process (InfluxDB store) and one influxd run on this machine; this process
-plays TOOLS ingesters, each streaming SECONDS_OF_DATA of a 200 Hz session over the ingest
-WebSocket as fast as the API acknowledges (a window of 8 batches of 6 four-sample frames,
-0.12 s each), which is the API's sustained capacity. Every sample is then counted back in
-InfluxDB: stored == sent.
+plays TOOLS tools, each streaming SECONDS_OF_DATA of a 200 Hz session as fast as the API
+acknowledges (a window of 8 batches of 6 four-sample frames, 0.12 s each), which is the API's
+sustained capacity. With TOOLS_PER_INGESTER 1 each tool has an ingest WebSocket of its own
+(``/api/v1/ingest/ws``); with more, that many tools share one ingester's socket
+(``/api/v1/ingest/mux``, the ingester's own client, :mod:`strigil.ingest.mux`), so a message
+carries the batches of every tool of that ingester that were ready together. Every sample is
+then counted back in InfluxDB: stored == sent.
 The ingesters and the API share the 2 cores, so the figure is a lower bound for the API.
 """
 
@@ -28,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from servers import ApiServer, free_port, influx_server
 from strigil.config import Settings
+from strigil.ingest.mux import ApiMux
 from strigil.ingest.replay import samples_to_frames
 from strigil.ingest.wire import encode_batch
 from strigil.signal.simulate import simulate_session
@@ -96,16 +101,68 @@ async def tool_client(
         return stored, len(frames)
 
 
+async def channel_client(
+    mux: ApiMux, serial: str, frames: list[bytes], ready: asyncio.Event, go: asyncio.Event
+) -> tuple[int, int]:
+    """One tool on its ingester's shared socket: the same hello, batches and window."""
+    config = {"profile": 1, "model": "S1", "serial": serial, "firmware": "1", "rate_hz": RATE_HZ}
+    channel = await mux.open_channel()
+    channel.send_json({"type": "hello", "config": config})
+    await channel.recv()
+    ready.set()
+    await go.wait()
+    host_ns = time.time_ns()
+    batches = [
+        encode_batch(k, [(host_ns + j, f) for j, f in enumerate(frames[i : i + FRAMES_PER_BATCH])])
+        for k, i in enumerate(range(0, len(frames), FRAMES_PER_BATCH))
+    ]
+    stored = acked = 0
+    window = asyncio.Semaphore(WINDOW)
+
+    async def receive() -> None:
+        nonlocal stored, acked
+        while acked < len(batches):
+            msg = await channel.recv()
+            if msg["type"] != "ack":
+                raise RuntimeError(f"{serial}: {msg}")
+            stored += msg["stored"]
+            acked += 1
+            window.release()
+
+    receiver = asyncio.create_task(receive())
+    for b in batches:
+        await window.acquire()
+        channel.send_batch(b)
+    await receiver
+    channel.close()
+    return stored, len(frames)
+
+
 async def run_clients(
-    api: ApiServer, token: str, tools: int, frames: list[bytes], therapist: dict[str, str]
+    api: ApiServer,
+    token: str,
+    tools: int,
+    frames: list[bytes],
+    therapist: dict[str, str],
+    per_ingester: int,
 ) -> tuple[float, int]:
-    url = api.url.replace("http://", "ws://") + "/api/v1/ingest/ws"
     readies = [asyncio.Event() for _ in range(tools)]
     go = asyncio.Event()
-    tasks = [
-        asyncio.create_task(tool_client(url, token, f"B-{i:04d}", frames, readies[i], go))
-        for i in range(tools)
-    ]
+    if per_ingester <= 1:
+        url = api.url.replace("http://", "ws://") + "/api/v1/ingest/ws"
+        tasks = [
+            asyncio.create_task(tool_client(url, token, f"B-{i:04d}", frames, readies[i], go))
+            for i in range(tools)
+        ]
+    else:
+        url = api.url.replace("http://", "ws://") + "/api/v1/ingest/mux"
+        muxes = [ApiMux(url, token) for _ in range(0, tools, per_ingester)]
+        tasks = [
+            asyncio.create_task(
+                channel_client(muxes[i // per_ingester], f"B-{i:04d}", frames, readies[i], go)
+            )
+            for i in range(tools)
+        ]
     await asyncio.gather(*(r.wait() for r in readies))
     async with httpx.AsyncClient(base_url=api.url, headers=therapist, timeout=60) as http:
         for t in (await http.get("/api/v1/tools")).json():
@@ -118,12 +175,20 @@ async def run_clients(
     elapsed = time.perf_counter() - t0
     stored_frames = sum(s for s, _ in results)
     assert stored_frames == tools * len(frames), (stored_frames, tools * len(frames))
+    if per_ingester > 1:
+        messages = sum(m.counts.binary_messages for m in muxes)
+        batches = sum(m.counts.batches for m in muxes)
+        print(f"  {len(muxes)} ingesters: {batches:,} tool batches in {messages:,} messages "
+              f"({batches / max(messages, 1):.1f} a message)")  # fmt: skip
+        for m in muxes:
+            await m.close()
     return elapsed, stored_frames
 
 
 def main() -> None:
     tools = int(sys.argv[1]) if len(sys.argv) > 1 else 250
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+    per_ingester = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     sim = simulate_session(
         minutes=max(seconds / 60, 0.5), seed=3, rate_hz=RATE_HZ, scenario="lifted"
     )
@@ -158,7 +223,9 @@ def main() -> None:
             therapist = {"Authorization": f"Bearer {login.json()['access_token']}"}
             assert api.process is not None
             rss_idle = rss_mib(api.process.pid)
-            elapsed, stored_frames = asyncio.run(run_clients(api, token, tools, frames, therapist))
+            elapsed, stored_frames = asyncio.run(
+                run_clients(api, token, tools, frames, therapist, per_ingester)
+            )
             rss_live = rss_mib(api.process.pid)
             # count back what InfluxDB holds
             q = 'SELECT count("force_n") FROM "samples" GROUP BY "session"'
@@ -187,7 +254,8 @@ def main() -> None:
             raw_s = time.perf_counter() - t0
     rate = samples_total / elapsed
     raw_rate = samples_total / raw_s
-    print(f"{tools} live sessions × {seconds:.0f} s at {RATE_HZ} Hz = {samples_total:,} samples")
+    print(f"{tools} live sessions × {seconds:.0f} s at {RATE_HZ} Hz = {samples_total:,} samples, "
+          f"{per_ingester} tool(s) a WebSocket")  # fmt: skip
     print(f"  through the API (WebSocket → analysis → influxd): {elapsed:.1f} s, {rate:,.0f} /s")
     print(f"  raw line-protocol POSTs of the same points:        {raw_s:.1f} s, {raw_rate:,.0f} /s")
     print(f"  ratio API / raw: {rate / raw_rate:.2f}")
