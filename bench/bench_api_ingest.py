@@ -22,7 +22,9 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -58,59 +60,14 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def tool_client(
-    url: str, token: str, serial: str, frames: list[bytes], ready: asyncio.Event, go: asyncio.Event
-) -> tuple[int, int]:
-    config = {"profile": 1, "model": "S1", "serial": serial, "firmware": "1", "rate_hz": RATE_HZ}
-    async with connect(
-        url,
-        additional_headers={"Authorization": f"Bearer {token}"},
-        compression=None,
-        max_size=None,
-    ) as ws:
-        await ws.send(json.dumps({"type": "hello", "config": config}))
-        json.loads(await ws.recv())
-        ready.set()
-        await go.wait()
-        host_ns = time.time_ns()
-        batches = [
-            encode_batch(
-                k, [(host_ns + j, f) for j, f in enumerate(frames[i : i + FRAMES_PER_BATCH])]
-            )
-            for k, i in enumerate(range(0, len(frames), FRAMES_PER_BATCH))
-        ]
-        stored = acked = 0
-        window = asyncio.Semaphore(WINDOW)
-
-        async def receive() -> None:
-            nonlocal stored, acked
-            while acked < len(batches):
-                msg = json.loads(await ws.recv())
-                if msg["type"] == "ack":
-                    stored += msg["stored"]
-                    acked += 1
-                    window.release()
-                else:
-                    raise RuntimeError(f"{serial}: {msg}")
-
-        receiver = asyncio.create_task(receive())
-        for b in batches:
-            await window.acquire()
-            await ws.send(b)
-        await receiver
-        return stored, len(frames)
-
-
-async def channel_client(
-    mux: ApiMux, serial: str, frames: list[bytes], ready: asyncio.Event, go: asyncio.Event
-) -> tuple[int, int]:
-    """One tool on its ingester's shared socket: the same hello, batches and window."""
-    config = {"profile": 1, "model": "S1", "serial": serial, "firmware": "1", "rate_hz": RATE_HZ}
-    channel = await mux.open_channel()
-    channel.send_json({"type": "hello", "config": config})
-    await channel.recv()
-    ready.set()
-    await go.wait()
+async def _stream(
+    serial: str,
+    frames: list[bytes],
+    send: Callable[[bytes], Awaitable[None]],
+    recv: Callable[[], Awaitable[dict[str, Any]]],
+) -> int:
+    """Every frame in batches of FRAMES_PER_BATCH, at most WINDOW unacknowledged; the frames
+    the API says it stored."""
     host_ns = time.time_ns()
     batches = [
         encode_batch(k, [(host_ns + j, f) for j, f in enumerate(frames[i : i + FRAMES_PER_BATCH])])
@@ -122,7 +79,7 @@ async def channel_client(
     async def receive() -> None:
         nonlocal stored, acked
         while acked < len(batches):
-            msg = await channel.recv()
+            msg = await recv()
             if msg["type"] != "ack":
                 raise RuntimeError(f"{serial}: {msg}")
             stored += msg["stored"]
@@ -132,8 +89,51 @@ async def channel_client(
     receiver = asyncio.create_task(receive())
     for b in batches:
         await window.acquire()
-        channel.send_batch(b)
+        await send(b)
     await receiver
+    return stored
+
+
+def _config(serial: str) -> dict[str, Any]:
+    return {"profile": 1, "model": "S1", "serial": serial, "firmware": "1", "rate_hz": RATE_HZ}
+
+
+async def tool_client(
+    url: str, token: str, serial: str, frames: list[bytes], ready: asyncio.Event, go: asyncio.Event
+) -> tuple[int, int]:
+    """One tool on an ingest WebSocket of its own."""
+    async with connect(
+        url,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        compression=None,
+        max_size=None,
+    ) as ws:
+        await ws.send(json.dumps({"type": "hello", "config": _config(serial)}))
+        json.loads(await ws.recv())
+        ready.set()
+        await go.wait()
+
+        async def recv() -> dict[str, Any]:
+            message: dict[str, Any] = json.loads(await ws.recv())
+            return message
+
+        return await _stream(serial, frames, ws.send, recv), len(frames)
+
+
+async def channel_client(
+    mux: ApiMux, serial: str, frames: list[bytes], ready: asyncio.Event, go: asyncio.Event
+) -> tuple[int, int]:
+    """One tool on its ingester's shared socket: the same hello, batches and window."""
+    channel = await mux.open_channel()
+    channel.send_json({"type": "hello", "config": _config(serial)})
+    await channel.recv()
+    ready.set()
+    await go.wait()
+
+    async def send(batch: bytes) -> None:
+        channel.send_batch(batch)
+
+    stored = await _stream(serial, frames, send, channel.recv)
     channel.close()
     return stored, len(frames)
 

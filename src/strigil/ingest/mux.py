@@ -200,25 +200,30 @@ class ApiMux:
     async def open_channel(self) -> Channel:
         """A new channel; raises what connecting raised (HTTP status, OSError, timeout)."""
         async with self._lock:
-            if self._connection is None or not self._connection.up:
-                if self._failed is not None and (
-                    time.monotonic() - self._failed[0] < RETRY_AFTER_FAILURE_S
-                ):
-                    raise self._failed[1]
-                try:
-                    ws = await connect(
-                        self.url,
-                        additional_headers=self._headers,
-                        compression=None,
-                        open_timeout=10,
-                    )
-                except Exception as exc:
-                    self._failed = (time.monotonic(), exc)
-                    raise
-                self._failed = None
-                self._connection = _Connection(ws, self.counts)
-                self.counts.connections += 1
-            return self._connection.open_channel()
+            return (await self._connected()).open_channel()
+
+    async def connect(self) -> None:
+        """Open the connection now if it is not open (the token is checked at its handshake)."""
+        async with self._lock:
+            await self._connected()
+
+    async def _connected(self) -> _Connection:
+        if self._connection is None or not self._connection.up:
+            if self._failed is not None and (
+                time.monotonic() - self._failed[0] < RETRY_AFTER_FAILURE_S
+            ):
+                raise self._failed[1]
+            try:
+                ws = await connect(
+                    self.url, additional_headers=self._headers, compression=None, open_timeout=10
+                )
+            except Exception as exc:
+                self._failed = (time.monotonic(), exc)
+                raise
+            self._failed = None
+            self._connection = _Connection(ws, self.counts)
+            self.counts.connections += 1
+        return self._connection
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -6,8 +6,8 @@ one tool's conversation does is :func:`strigil.api.routes.ingest.stream_batches`
 :class:`Channel` instead of a WebSocket of its own. What the connection adds is fewer
 messages: one binary message carries the batches of every tool that arrived in the same
 moment, and the acks and control messages that are ready together leave as one JSON array.
-At 100 tools on one ingester that is a few hundred messages a second each way instead of
-5,000, and a WebSocket message costs the API about as much as the samples in it.
+A WebSocket message costs the API about as much as the samples in it; at 100 tools on one
+ingester, 3–4 tools' batches shared a message (docs/benchmarks.md).
 
 Bounds: at most ``MAX_CHANNELS`` open channels; each channel's inbox holds at most
 ``INBOX_BATCHES`` batches, and a full inbox stops this connection's reading (TCP pushes back
@@ -164,9 +164,7 @@ class MuxConnection:
         if kind == "hello":
             if number in self.channels:
                 raise ValueError(f"channel {number} is open already")
-            channel = Channel(self, number)
             if len(self.channels) >= MAX_CHANNELS:
-                channel.closed = True
                 self.post(
                     {
                         "type": "close",
@@ -176,6 +174,7 @@ class MuxConnection:
                     }
                 )
                 return
+            channel = Channel(self, number)
             self.channels[number] = channel
             channel.inbox.put_nowait({"type": "websocket.receive", "text": json.dumps(item)})
             task = asyncio.create_task(self._converse(channel))
