@@ -7,6 +7,7 @@ fails first.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from bleak import BleakClient, BleakScanner
@@ -53,6 +54,17 @@ async def _find(central: BumbleCentral, serial: str) -> BLEDevice:
     return device
 
 
+async def _stream(client: BleakClient, frames: list[Any], *, rate_hz: int, count: int) -> None:
+    """Start the stream, wait (at most 6 s) for ``count`` notifications, turn them off."""
+    await client.start_notify(p.STREAM_UUID, lambda _c, data: frames.append(bytes(data)))
+    await client.write_gatt_char(p.CONTROL_POINT_UUID, p.encode_start(rate_hz), response=True)
+    for _ in range(300):
+        if len(frames) >= count:
+            break
+        await asyncio.sleep(0.02)
+    await client.stop_notify(p.STREAM_UUID)
+
+
 def test_scanner_finds_tools_by_service_uuid() -> None:
     async def run() -> None:
         central, _ = await _setup("VT-A", "VT-B", "VT-C")
@@ -80,7 +92,7 @@ def test_client_reads_writes_and_gets_notifications() -> None:
     async def run() -> None:
         central, [_tool] = await _setup("VT-A")
         device = await _find(central, "VT-A")
-        frames: list[bytearray] = []
+        frames: list[bytes] = []
         async with BleakClient(device, backend=BumbleClient, bumble=central) as client:
             mtu = client.mtu_size
             assert mtu >= 247  # the backend asks for a large MTU, as an OS stack would
@@ -92,13 +104,7 @@ def test_client_reads_writes_and_gets_notifications() -> None:
             cfg = p.parse_tool_config(await client.read_gatt_char(p.CONFIG_UUID))
             assert cfg.serial == "VT-A"
             assert bytes(await client.read_gatt_char(p.SERIAL_NUMBER_UUID)) == b"VT-A"
-            await client.start_notify(p.STREAM_UUID, lambda _c, data: frames.append(data))
-            await client.write_gatt_char(p.CONTROL_POINT_UUID, p.encode_start(1000), response=True)
-            for _ in range(300):
-                if len(frames) >= 5:
-                    break
-                await asyncio.sleep(0.02)
-            await client.stop_notify(p.STREAM_UUID)
+            await _stream(client, frames, rate_hz=1000, count=5)
             with pytest.raises(att.ATT_Error):  # the tool answers a bad command with an ATT error
                 await client.write_gatt_char(p.CONTROL_POINT_UUID, b"\x09", response=True)
         decoded = [p.decode_frame(f) for f in frames]
@@ -128,3 +134,36 @@ def test_peripheral_disconnect_reaches_the_disconnected_callback() -> None:
         assert not client.is_connected
 
     asyncio.run(run())
+
+
+def test_quiet_devices_notify_as_bumbles_own_and_honour_the_cccd() -> None:
+    """The quiet device and GATT server (strigil.ingest.quiet_bumble, used by the ingester and
+    the virtual tools) deliver the same notifications as bumble's own, byte for byte, and stop
+    when the client turns notifications off."""
+    from strigil.ingest.runtime import device_on_link
+
+    async def run(make: Any) -> tuple[list[bytes], int]:
+        link = LocalLink()
+        tool = VirtualTool(
+            make(link, "F0:F0:F0:F0:F0:00"), VirtualToolOptions(serial="VT-Q", minutes=0.5)
+        )
+        await tool.start()
+        central = BumbleCentral(make(link, "F1:F1:F1:F1:F1:F1"))
+        frames: list[bytes] = []
+        async with BleakClient(
+            await _find(central, "VT-Q"), backend=BumbleClient, bumble=central
+        ) as client:
+            await _stream(client, frames, rate_hz=200, count=20)
+            await asyncio.sleep(0.1)  # what was on its way
+            seen = len(frames)
+            await asyncio.sleep(0.3)  # 15 frames' time with notifications off
+            after = len(frames) - seen
+        return frames, after
+
+    own, own_after = asyncio.run(run(_device))
+    quiet, quiet_after = asyncio.run(run(device_on_link))
+    assert own_after == quiet_after == 0
+    assert len(quiet) >= 20
+    seqs = [p.decode_frame(f).seq for f in quiet]
+    assert seqs == list(range(seqs[0], seqs[0] + len(quiet)))
+    assert quiet[:20] == own[:20]  # the same seed, the same session, the same bytes

@@ -83,13 +83,13 @@ def test_frames_survive_an_api_outage_and_are_stored_exactly_once(tmp_path: Path
             await asyncio.to_thread(api.kill)  # the API dies mid-session (kill -9)
             spooled = stats.frames_spooled
             await _until(lambda: stats.frames_spooled > spooled + 40, 30, "frames spooled offline")
-            assert len(forwarder.tools["VT-1"].spool) > 0
+            assert forwarder.tools["VT-1"].spooled_files > 0
             await asyncio.to_thread(api.start)
             await _until(lambda: stats.frames_acked > spooled + 60, 60, "replay after the outage")
             stop.set()
             await task
             await forwarder.close(drain_s=20.0)
-            assert len(forwarder.tools["VT-1"].spool) == 0
+            assert forwarder.tools["VT-1"].spooled_files == 0
             return tool, ingester, forwarder, session_id
 
         tool, ingester, forwarder, session_id = asyncio.run(run())
@@ -158,7 +158,7 @@ def test_the_spool_outlives_the_ingester(tmp_path: Path) -> None:
             for f in frames:
                 first.frame("VT-9", time.time_ns(), f)
             await first.close(drain_s=0.5)
-            return len(first.tools["VT-9"].spool)
+            return first.tools["VT-9"].spooled_files
 
         async def online() -> ApiForwarder:  # the next one finds the spool and sends it
             second = ApiForwarder(api.url, token, tmp_path / "spool")
@@ -168,7 +168,8 @@ def test_the_spool_outlives_the_ingester(tmp_path: Path) -> None:
 
         assert asyncio.run(offline()) >= 1
         second = asyncio.run(online())
-        assert len(second.tools["VT-9"].spool) == 0
+        assert second.tools["VT-9"].spooled_files == 0
+        assert not list((tmp_path / "spool" / "segments").iterdir())  # all deleted
         assert second.tools["VT-9"].stats.stored == len(frames)
         got = httpx.get(f"{api.url}/api/v1/sessions/{session['id']}", headers=as_user("dana"))
         assert got.json()["samples"] == sim.t_s.size
@@ -202,7 +203,7 @@ def test_frames_go_to_the_api_at_once_not_at_the_spool_tick(tmp_path: Path) -> N
             stats = forwarder.tools["VT-2"].stats
             await _until(lambda: stats.frames_acked >= 100, 30, "100 frames acknowledged")
             assert stats.frames_on_disk == 0
-            assert len(forwarder.tools["VT-2"].spool) == 0
+            assert forwarder.tools["VT-2"].spooled_files == 0
             stop.set()
             await task
             await forwarder.close(drain_s=5.0)
@@ -301,11 +302,13 @@ def test_a_slow_disk_never_holds_up_the_event_loop(
             k += 1
             await asyncio.sleep(0.02)
         await forwarder.close(drain_s=0.1)
-        return worst_s, sum(len(t.spool) for t in forwarder.tools.values()), k
+        held = sum(t.spooled_files for t in forwarder.tools.values())
+        return worst_s, held, len(forwarder.spool), k
 
-    worst_s, files, sent = asyncio.run(run())
+    worst_s, held, files, sent = asyncio.run(run())
     assert worst_s < 0.2, f"the event loop was held up for {worst_s * 1000:.0f} ms"
-    assert files >= 2 * len(serials)  # written tick after tick, not only at the close
+    assert held >= 2 * len(serials)  # written tick after tick, not only at the close
+    assert files * len(serials) == held  # one file a tick for all ten tools, not one a tool
     for serial in serials:
         assert _frames_in(tmp_path / "spool", serial) == [b"frame-%d" % i for i in range(sent)]
 
@@ -319,8 +322,7 @@ def _config_of(serial: str) -> Any:
 
 
 def _frames_in(spool_dir: Path, serial: str) -> list[bytes]:
-    from strigil.common.spool import DiskQueue
-    from strigil.ingest.wire import decode_batch
+    from strigil.ingest.segments import SegmentSpool
 
-    queue = DiskQueue(spool_dir / serial, max_bytes=2**30)
-    return [frame for path in queue.paths() for _, frame in decode_batch(path.read_bytes())[1]]
+    left = SegmentSpool(spool_dir).take_leftover(serial)
+    return [frame for _, records in left for _, frame in records]

@@ -515,8 +515,8 @@ def _status_line(ingester: Any, forwarder: Any, progress: dict[str, object]) -> 
         errors = [s.last_error for s in stats if s.last_error]
         line += (
             f"; API: {progress['acked_frames']:,} frames acknowledged, lag {lag}, "
-            f"{progress['spooled_batches']} batches spooled, {reconnects} reconnects"
-            + (f", last error: {errors[-1]}" if errors else "")
+            f"{progress['unacked_frames']:,} frames waiting ({progress['spool_files']} spool "
+            f"files), {reconnects} reconnects" + (f", last error: {errors[-1]}" if errors else "")
         )
     return line
 
@@ -530,7 +530,8 @@ def _progress(ingester: Any, forwarder: Any) -> dict[str, object]:
     }
     if forwarder is not None:
         post["acked_frames"] = sum(x.frames_acked for x in forwarder.stats().values())
-        post["spooled_batches"] = sum(len(t.spool) for t in forwarder.tools.values())
+        post["unacked_frames"] = sum(t.unacked for t in forwarder.tools.values())
+        post["spool_files"] = len(forwarder.spool)
     return post
 
 
@@ -547,5 +548,5 @@ def _report(ingester: Any, forwarder: Any) -> None:
             print(
                 f"  to the API: {f.frames_acked} frames acknowledged ({f.stored} stored, "
                 f"{f.duplicate_frames} duplicates, {f.unassigned} outside a session), "
-                f"{len(tool.spool)} batches still spooled in {tool.spool.folder}"
+                f"{tool.unacked} frames still spooled in {forwarder.spool.folder}"
             )

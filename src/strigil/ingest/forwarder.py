@@ -5,7 +5,7 @@ Every notification, as the tool sent it and stamped with the host's wall clock w
 arrived, is **sent to the API at once** (a batch of whatever arrived since the last send), so
 nothing on the way to the live view waits for a disk, a timer or a batch to fill. Beside it,
 every ``batch_interval_s`` the frames the API has not acknowledged yet are written to an
-on-disk spool (fsynced; one file per tick, see :class:`strigil.common.spool.DiskQueue`); a
+on-disk spool (one fsynced file a tick for all the tools, :mod:`strigil.ingest.segments`); a
 spool file is deleted once every frame in it is acknowledged as stored. After an outage, a
 refused batch or a restart of either side, the sender reconnects with backoff and sends
 everything unacknowledged again, oldest first; the API recognises what it already stored by
@@ -30,11 +30,12 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 
 from strigil.common.backoff import backoff_s
 from strigil.common.ids import check_id
-from strigil.common.spool import DiskQueue, SpoolFullError
+from strigil.common.spool import SpoolFullError
 from strigil.ingest import protocol as p
 from strigil.ingest.errors import RefusedBatchError, TokenRefusedError
 from strigil.ingest.mux import MUX_PATH, ApiMux, Channel
-from strigil.ingest.wire import decode_batch, encode_batch
+from strigil.ingest.segments import SegmentSpool
+from strigil.ingest.wire import BATCH_HEADER, RECORD_HEADER, encode_batch
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -81,28 +82,17 @@ class _SpoolFile:
     path: Path
     first_k: int
     last_k: int
+    size_bytes: int
+    """What this tool's frames take in the file."""
 
 
 Record = tuple[int, int, bytes]
 """(k, host receive ns, frame): ``k`` numbers one tool's frames in the order they arrived."""
 
 
-def _put(spool: DiskQueue, records: list[Record]) -> Path | SpoolFullError | OSError:
-    try:
-        return spool.put(encode_batch(records[0][0], [(h, d) for _, h, d in records]))
-    except (SpoolFullError, OSError) as exc:
-        return exc
-
-
-def _write_spools(
-    puts: list[tuple[DiskQueue, list[Record]]], drops: list[tuple[DiskQueue, Path]]
-) -> list[Path | SpoolFullError | OSError]:
-    """One tick's disk work for every tool, in a worker thread: delete the files acknowledged
-    since the last tick, write (and fsync) a file of each tool's pending frames."""
-    for spool, path in drops:
-        with contextlib.suppress(OSError):  # a file left behind is sent again, recognised
-            spool.drop(path)
-    return [_put(spool, records) for spool, records in puts]
+def _size_bytes(records: list[Record]) -> int:
+    """The bytes ``records`` take in a spool file (their batch)."""
+    return BATCH_HEADER.size + sum(RECORD_HEADER.size + len(d) for _, _, d in records)
 
 
 class ToolForwarder:
@@ -112,10 +102,11 @@ class ToolForwarder:
     arrives (whatever arrived while ``window`` batches await their acks goes in the next one),
     so nothing on the way to the live view waits for the disk or a timer. Beside it, every
     ``batch_interval_s`` the frames not yet acknowledged are written to the spool (one fsynced
-    file per tick). Acks come back in order, so "acknowledged" is one number, ``acked_k``: a
-    spool file wholly at or below it is deleted. After a broken connection the sender starts
-    again at ``acked_k + 1``, reading older frames from the spool files and newer ones from
-    memory; after a restart, the spool files are renumbered from 0 and sent first.
+    file a tick, shared by the tools). Acks come back in order, so "acknowledged" is one
+    number, ``acked_k``: a spool file wholly at or below it is released (and deleted once no
+    tool holds it). After a broken connection the sender starts again at ``acked_k + 1``,
+    reading older frames from the spool files and newer ones from memory; after a restart,
+    the frames left in the spool are renumbered from 0 and sent first.
     """
 
     def __init__(
@@ -130,14 +121,15 @@ class ToolForwarder:
         self.config = config
         self.on_tare = on_tare
         self.stats = ForwardStats()
-        self.spool = DiskQueue(forwarder.spool_dir / serial, max_bytes=forwarder.spool_max_bytes)
         self._files: deque[_SpoolFile] = deque()
+        self.disk_bytes = 0
+        """What this tool's unacknowledged frames take in the spool (bounded by the limit)."""
         k = 0
-        for path in self.spool.paths():  # left by an earlier run: renumbered in order
-            n = len(decode_batch(path.read_bytes())[1])
-            if n:
-                self._files.append(_SpoolFile(path, k, k + n - 1))
-                k += n
+        for path, records in forwarder.spool.take_leftover(serial):  # renumbered in order
+            size = _size_bytes([(0, h, d) for h, d in records])
+            self._files.append(_SpoolFile(path, k, k + len(records) - 1, size))
+            self.disk_bytes += size
+            k += len(records)
         self._next_k = k
         self._fresh: deque[Record] = deque()
         """Frames not yet spooled, oldest first."""
@@ -146,6 +138,11 @@ class ToolForwarder:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks = [asyncio.create_task(self._sender())]
+
+    @property
+    def spooled_files(self) -> int:
+        """Spool files holding frames of this tool that are not yet acknowledged."""
+        return len(self._files)
 
     @property
     def unacked(self) -> int:
@@ -186,21 +183,18 @@ class ToolForwarder:
             return
         self.stats.frames_on_disk += len(records)
         if last_k <= self.acked_k:  # acknowledged while it was being written
-            self.f.discard(self.spool, written)
+            self.f.spool.release(written)
         else:
-            self._files.append(_SpoolFile(written, records[0][0], last_k))
-
-    def spool_pending(self) -> None:
-        """Write the frames not yet acknowledged to the spool (fsynced), as one file, now, on
-        the calling thread (the forwarder's own ticks write in a worker thread)."""
-        records = self.pending_for_spool()
-        if records:
-            self.spooled(records, _put(self.spool, records))
+            size = _size_bytes(records)
+            self._files.append(_SpoolFile(written, records[0][0], last_k, size))
+            self.disk_bytes += size
 
     def _acknowledged(self, last_k: int) -> None:
         self.acked_k = last_k
         while self._files and self._files[0].last_k <= last_k:
-            self.f.discard(self.spool, self._files.popleft().path)
+            done = self._files.popleft()
+            self.disk_bytes -= done.size_bytes
+            self.f.spool.release(done.path)
         while self._fresh and self._fresh[0][0] <= last_k:
             self._fresh.popleft()
 
@@ -209,7 +203,7 @@ class ToolForwarder:
         (after a reconnect or restart), else every frame in memory from ``k0``."""
         for file in self._files:
             if file.last_k >= k0:
-                records = decode_batch(file.path.read_bytes())[1]
+                records = self.f.spool.read(file.path, self.serial)
                 return [
                     (file.first_k + i, h, d)
                     for i, (h, d) in enumerate(records)
@@ -322,8 +316,8 @@ class ToolForwarder:
                 self.on_tare()
 
     async def stop(self, drain_s: float) -> None:
-        """Spool what is pending; give the sender ``drain_s`` to deliver what is unacknowledged."""
-        self.spool_pending()
+        """Give the sender ``drain_s`` to deliver what is unacknowledged (the forwarder spools
+        what is pending before and after)."""
         self._stopping = True
         self._wake.set()
         with contextlib.suppress(TimeoutError):
@@ -331,7 +325,6 @@ class ToolForwarder:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.spool_pending()  # anything that came in while draining
 
 
 class ApiForwarder:
@@ -353,11 +346,12 @@ class ApiForwarder:
         self.token = token
         self.mux = ApiMux(self.url, token)
         self.spool_dir = Path(spool_dir)
+        self.spool = SegmentSpool(self.spool_dir)
         self.spool_max_bytes = spool_max_bytes
+        """A tool's frames in the spool may take this much; past it its new frames are dropped."""
         self.batch_interval_s = batch_interval_s
         self.window = window
         self.tools: dict[str, ToolForwarder] = {}
-        self._discarded: list[tuple[DiskQueue, Path]] = []
         self._spooler: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self.token_refused: TokenRefusedError | None = None
@@ -388,15 +382,11 @@ class ApiForwarder:
         except (OSError, WebSocketException, TimeoutError) as exc:
             _LOGGER.warning("the API is not reachable now (%s): frames spool until it is", exc)
 
-    def discard(self, spool: DiskQueue, path: Path) -> None:
-        """Delete an acknowledged spool file at the next tick (off the event loop)."""
-        self._discarded.append((spool, path))
-
     async def _spool_ticks(self) -> None:
-        """Every ``batch_interval_s``: every tool's unacknowledged frames to disk, in a worker
-        thread. An fsync costs about 0.4 ms: at 100 tools (1,000 a second), on the event loop,
-        the disk would hold up every frame on its way to the live view for 0.4 s of each
-        second. A tick that fails is logged; the frames stay in memory for the next."""
+        """Every ``batch_interval_s``: every tool's unacknowledged frames to disk, one file, in
+        a worker thread (an fsync costs about 0.4 ms here: on the event loop, the disk would
+        hold up every frame on its way to the live view). A tick that fails is logged; the
+        frames stay in memory for the next."""
         while not self._closing.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.batch_interval_s)
@@ -406,16 +396,29 @@ class ApiForwarder:
                 _LOGGER.exception("a spool tick failed")
 
     async def spool_tick(self) -> None:
-        tools = [(tool, tool.pending_for_spool()) for tool in self.tools.values()]
-        work = [(tool, records) for tool, records in tools if records]
-        drops, self._discarded = self._discarded, []
-        if not work and not drops:
+        """Write every tool's frames not yet acknowledged nor on disk as one spool file, and
+        delete the files no tool holds any more (in a worker thread)."""
+        fits: list[tuple[ToolForwarder, list[Record]]] = []
+        for tool in self.tools.values():
+            records = tool.pending_for_spool()
+            if not records:
+                continue
+            if tool.disk_bytes + _size_bytes(records) > self.spool_max_bytes:
+                used = f"{tool.disk_bytes} of {self.spool_max_bytes} bytes"
+                tool.spooled(records, SpoolFullError(f"{tool.serial}'s frames take {used}"))
+            else:
+                fits.append((tool, records))
+        if not fits and not self.spool.deletions_due:
             return
-        written = await asyncio.to_thread(
-            _write_spools, [(tool.spool, records) for tool, records in work], drops
-        )
-        for (tool, records), result in zip(work, written, strict=True):
-            tool.spooled(records, result)
+        sections = [(tool.serial, [(h, d) for _, h, d in records]) for tool, records in fits]
+        try:
+            written: Path | OSError | None = await asyncio.to_thread(self.spool.write, sections)
+        except OSError as exc:
+            written = exc
+        if written is None:
+            return  # nothing to write: only deletions
+        for tool, records in fits:
+            tool.spooled(records, written)
 
     def open(self, serial: str, config: p.ToolConfig, on_tare: Callable[[], None] | None) -> None:
         check_id("tool serial", serial)
@@ -433,13 +436,16 @@ class ApiForwarder:
             tool.add(host_ns, data)
 
     async def close(self, drain_s: float = 5.0) -> None:
+        """Spool what is pending, give the tools ``drain_s`` to deliver what is not yet
+        acknowledged, spool what came in meanwhile, and delete what was acknowledged."""
         self._closing.set()
         if self._spooler is not None:
-            await self._spooler  # its last tick written: the tools' own writes follow
+            await self._spooler
+        await self.spool_tick()
         await asyncio.gather(*(t.stop(drain_s) for t in self.tools.values()))
+        await self.spool_tick()
         await self.mux.close()
-        drops, self._discarded = self._discarded, []
-        _write_spools([], drops)
+        self.spool.delete_unheld()
 
     def stats(self) -> dict[str, ForwardStats]:
         return {serial: t.stats for serial, t in self.tools.items()}

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bumble.device import Device
 from bumble.hci import Address
 from bumble.link import LocalLink
 from bumble.transport import open_transport
@@ -25,15 +24,16 @@ from bumble.transport.common import AsyncPipeSink
 from strigil.ingest.bumble_backend import BumbleCentral, BumbleClient, BumbleScanner
 from strigil.ingest.forwarder import ApiForwarder
 from strigil.ingest.ingester import Ingester
-from strigil.ingest.quiet_bumble import QuietController, QuietHost
+from strigil.ingest.quiet_bumble import QuietController, QuietDevice, QuietHost
 from strigil.ingest.virtual_tool import VirtualTool, VirtualToolOptions
 
 CENTRAL_ADDRESS = "F1:F1:F1:F1:F1:F1"
 
 
-def device_on_link(link: LocalLink, address: str) -> Device:
+def device_on_link(link: LocalLink, address: str) -> QuietDevice:
     controller = QuietController(f"C-{address}", link=link, public_address=address)
-    return Device(address=Address(address), host=QuietHost(controller, AsyncPipeSink(controller)))
+    host = QuietHost(controller, AsyncPipeSink(controller))
+    return QuietDevice(address=Address(address), host=host)
 
 
 async def start_virtual_tools(
@@ -69,10 +69,11 @@ def bleak_kwargs(central: BumbleCentral) -> tuple[dict[str, Any], dict[str, Any]
 async def central_over_transport(spec: str):  # type: ignore[no-untyped-def]
     """A bumble host for the ingester on a transport (``tcp-client:127.0.0.1:PORT``, ``usb:0``)."""
     async with await open_transport(spec) as transport:
-        device = Device.with_hci(
-            "strigil-ingester", Address(CENTRAL_ADDRESS), transport.source, transport.sink
+        # Device.with_hci, with the host that does not format every packet for a debug line
+        host = QuietHost(controller_source=transport.source, controller_sink=transport.sink)
+        yield BumbleCentral(
+            QuietDevice(name="strigil-ingester", address=Address(CENTRAL_ADDRESS), host=host)
         )
-        yield BumbleCentral(device)
 
 
 async def serve_virtual_tools(spec: str, count: int, base: VirtualToolOptions) -> None:
