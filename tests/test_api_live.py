@@ -123,12 +123,28 @@ def start(client: TestClient, h: dict[str, Any], tool_id: str, who: str = "dana"
     return r.json()  # type: ignore[no-any-return]
 
 
-def test_a_live_session_is_stored_once_and_analysed_like_the_file(live_api) -> None:  # type: ignore[no-untyped-def]
+def watch(client: TestClient, h: dict[str, Any], session_id: str) -> None:
+    """A viewer on the session's live view: the frames are then decoded once, by the live
+    feed, and the store thread takes them from it (without a viewer it decodes them)."""
+    context = client.websocket_connect(f"/api/v1/sessions/{session_id}/live", headers=h["dana"])
+    context.__enter__()
+    _OPEN.append(context)
+    feeds = client.app.state.hub._feeds  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while session_id not in feeds:  # subscribed just after the handshake
+        assert time.monotonic() < deadline, "the viewer never subscribed"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_a_live_session_is_stored_once_and_analysed_like_the_file(live_api, watched: bool) -> None:  # type: ignore[no-untyped-def]
     client, h, settings = live_api
     sim, frames = simulated_frames()
     ws, ready = connect(client, h["north_token"])
     assert ready["session_id"] is None  # the tool is registered, no session yet
     session = start(client, h, ready["tool_id"])
+    if watched:
+        watch(client, h, session["id"])
     half = len(frames) // 2
     acks = send_batches(ws, frames[:half], per_batch=25)
     assert [a["batch"] for a in acks] == list(range(len(acks)))
@@ -192,14 +208,17 @@ def test_frames_outside_a_session_are_acknowledged_and_not_kept(live_api) -> Non
     ws.close()
 
 
+@pytest.mark.parametrize("watched", [False, True])
 def test_malformed_frames_are_counted_and_a_broken_batch_closes_only_its_connection(
-    live_api,
+    live_api, watched: bool
 ) -> None:  # type: ignore[no-untyped-def]
     client, h, _ = live_api
     _, frames = simulated_frames(minutes=0.5)
     good, ready = connect(client, h["north_token"])
     other, _ = connect(client, h["north_token"], {**CONFIG, "serial": "IASTM-0008"})
     session = start(client, h, ready["tool_id"])
+    if watched:
+        watch(client, h, session["id"])
     damaged = list(frames[:20])
     damaged[5] = damaged[5][:-1]  # one byte short
     damaged[9] = b"\xff" * 30

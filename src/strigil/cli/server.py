@@ -25,6 +25,10 @@ def register(sub: Any) -> None:
     demo.set_defaults(func=demo_command)
 
 
+SHUTDOWN_GRACE_S = 10
+"""On SIGTERM, open connections get this long to finish before they are cut."""
+
+
 def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -45,6 +49,9 @@ def serve_command(args: argparse.Namespace) -> int:
         log_config=None,  # uvicorn's loggers go through strigil's handler (STRIGIL_LOG_*)
         log_level=None,
         ws_per_message_deflate=False,  # small frames: compression costs more than it saves
+        # a stop does not wait for every batch already in an ingester's socket: what was not
+        # acknowledged is in its spool and sent again to the next server
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         proxy_headers=bool(settings.trusted_proxies.strip()),
         forwarded_allow_ips=settings.trusted_proxies.strip() or None,
     )

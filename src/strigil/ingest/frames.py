@@ -109,13 +109,17 @@ class FrameTracker:
         self._last_host_ns: int | None = None
 
     def track(
-        self, data: bytes | bytearray | memoryview, host_ns: int | None = None
+        self,
+        data: bytes | bytearray | memoryview,
+        host_ns: int | None = None,
+        decoded: p.Frame | None = None,
     ) -> TrackedFrame | None:
         """The frame if it is new; None (and counted) if it is malformed, a duplicate or
-        quarantined. ``host_ns``: when it was received (host clock), for the jump checks."""
+        quarantined. ``host_ns``: when it was received (host clock), for the jump checks;
+        ``decoded``: ``data`` decoded already (frames are immutable; None: decode here)."""
         counts = self.counts
         try:
-            frame = p.decode_frame(data)
+            frame = p.decode_frame(data) if decoded is None else decoded
         except p.MalformedFrameError:
             counts.malformed_frames += 1
             self._malformed_since_good += 1  # its seq shows up as a gap: not a loss

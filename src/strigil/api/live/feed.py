@@ -56,14 +56,20 @@ class LiveFeed:
         self.figures: dict[str, object] = {}
         """The store thread's latest snapshot of the session (strokes, rates, targets, …)."""
 
-    def take(self, records: list[tuple[int, bytes]]) -> bool:
-        """Frames as they arrived (host ns, bytes); True if any sample was new."""
+    def take(
+        self, records: list[tuple[int, bytes]], decoded: list[p.Frame | None] | None = None
+    ) -> bool:
+        """Frames as they arrived (host ns, bytes), and each decoded if the caller did (None
+        for one that is malformed); True if any sample was new."""
         started_ns = self._live.started_ns
         changed = False
-        for host_ns, data in records:
+        for i, (host_ns, data) in enumerate(records):
             if host_ns < started_ns:
                 continue  # before the session: not its data
-            tracked = self._frames.track(data, host_ns)
+            frame = None if decoded is None else decoded[i]
+            if decoded is not None and frame is None:
+                continue  # malformed: counted where the batch is stored
+            tracked = self._frames.track(data, host_ns, frame)
             if tracked is None:
                 continue
             frame = tracked.frame

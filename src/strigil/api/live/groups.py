@@ -4,7 +4,8 @@ Batches are taken in groups: each batch of a group is decoded, deduplicated and 
 session, then every staged sample is written in one call, analysed, and the store flushed once
 (samples durable: in the store or in its on-disk queue); new anchors are committed to the
 metadata database, and only then is every batch of the group acknowledged. The more
-connections, the larger the groups: one flush serves them all. Live views are handed their
+connections, the larger the groups: one flush serves them all, and a group starts at most
+every GROUP_INTERVAL_S. Live views are handed their
 new state before the flush (the view need not wait for the disk; the acks do).
 """
 
@@ -14,14 +15,17 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from strigil.api.live.active import ActiveSessions
 from strigil.api.live.rollups import roll_up_running
 from strigil.api.live.rows import SessionRows
 from strigil.api.live.store_thread import StoreThread
+from strigil.ingest.protocol import Frame
 from strigil.store.timeseries import StoreUnavailableError, TimeSeriesStore, WriteQueueFullError
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,11 +85,20 @@ def client_error(exc: BaseException) -> str:
     return f"{what}; the batch was not stored: send it again later"
 
 
+GROUP_INTERVAL_S: Final = 0.05
+"""A group starts at most this often. Each group flushes the store, snapshots every watched
+session it touched, persists rows and rolls up: at 100 tools, groups taken as fast as the store
+thread could go were small and many, and those fixed costs took the API's event loop's share
+of the GIL. Only acknowledgements and figures wait for a group; the live samples do not."""
+
+
 @dataclass
 class _Pending:
     clinic_id: str
     serial: str
     records: list[tuple[int, bytes]]
+    decoded: list[Frame | None] | None
+    """The records' frames as the live feed decoded them (None: not decoded yet)."""
     future: asyncio.Future[BatchOutcome]
 
 
@@ -124,16 +137,26 @@ class GroupCommitter:
                 await self._task
 
     async def ingest(
-        self, clinic_id: str, serial: str, records: list[tuple[int, bytes]]
+        self,
+        clinic_id: str,
+        serial: str,
+        records: list[tuple[int, bytes]],
+        decoded: list[Frame | None] | None = None,
     ) -> asyncio.Future[BatchOutcome]:
         """Queue a batch; the future resolves once it is durable (or raises)."""
         future: asyncio.Future[BatchOutcome] = asyncio.get_running_loop().create_future()
-        await self._inbox.put(_Pending(clinic_id, serial, records, future))
+        await self._inbox.put(_Pending(clinic_id, serial, records, decoded, future))
         return future
 
     async def _commit_loop(self) -> None:
+        last_start = -math.inf
         while True:
-            group = [await self._inbox.get()]
+            first = await self._inbox.get()
+            wait = last_start + GROUP_INTERVAL_S - time.monotonic()
+            if wait > 0:  # let the group fill: a group's fixed costs are most of a small one's
+                await asyncio.sleep(wait)
+            last_start = time.monotonic()
+            group = [first]
             while not self._inbox.empty():
                 group.append(self._inbox.get_nowait())
             try:
@@ -186,8 +209,13 @@ class GroupCommitter:
         live = self._active.of_tool(item.clinic_id, item.serial)
         if live is None:
             return BatchOutcome(len(item.records), 0, 0, 0, len(item.records), None)
-        mine = [r for r in item.records if r[0] >= live.started_ns]
-        dup, bad = live.stage(store, mine)
+        started = live.started_ns
+        mine = [r for r in item.records if r[0] >= started]
+        decoded = None
+        if item.decoded is not None:
+            pairs = zip(item.records, item.decoded, strict=True)
+            decoded = [frame for r, frame in pairs if r[0] >= started]
+        dup, bad = live.stage(store, mine, decoded)
         touched.add(live.id)
         unassigned = len(item.records) - len(mine)
         return BatchOutcome(len(item.records), len(mine) - dup - bad, dup, bad, unassigned, live.id)

@@ -27,6 +27,7 @@ from strigil.api.live.rows import SessionRows
 from strigil.api.live.session import LiveSession
 from strigil.api.live.store_thread import StoreThread
 from strigil.api.live.viewers import SERVER_RESTART, Subscription, Viewers
+from strigil.ingest.protocol import Frame, MalformedFrameError, decode_frame
 from strigil.research.doses import stroke_areas
 from strigil.signal.scoring import ProtocolScore, ProtocolTargets, score_session
 from strigil.signal.strokes import Summary
@@ -34,6 +35,13 @@ from strigil.store.models import AreaSegment, SessionStatus, TreatmentSession
 from strigil.store.timeseries import TimeSeriesStore
 
 T = TypeVar("T")
+
+
+def _decoded(data: bytes) -> Frame | None:
+    try:
+        return decode_frame(data)
+    except MalformedFrameError:
+        return None  # counted where the batch is stored
 
 
 STOP_WAIT_S = 15.0
@@ -198,19 +206,32 @@ class LiveHub:
     # --- ingest, viewers, tools ------------------------------------------------------------
 
     async def ingest(
-        self, clinic_id: str, serial: str, records: list[tuple[int, bytes]]
+        self,
+        clinic_id: str,
+        serial: str,
+        records: list[tuple[int, bytes]],
+        decoded: list[Frame | None] | None = None,
     ) -> asyncio.Future[BatchOutcome]:
-        """Queue a batch; the future resolves once it is durable (or raises)."""
-        return await self._groups.ingest(clinic_id, serial, records)
+        """Queue a batch (and its frames decoded by :meth:`feed`, if it did); the future
+        resolves once it is durable (or raises)."""
+        return await self._groups.ingest(clinic_id, serial, records, decoded)
 
-    def feed(self, clinic_id: str, serial: str, records: list[tuple[int, bytes]]) -> None:
-        """A batch as it arrived, for the live views (event loop; before the store sees it)."""
+    def feed(
+        self, clinic_id: str, serial: str, records: list[tuple[int, bytes]]
+    ) -> list[Frame | None] | None:
+        """A batch as it arrived, for the live views (event loop; before the store sees it).
+        Returns the frames it decoded (None: malformed) for the store thread to use again, or
+        None if nobody watches the session (the store thread decodes them then)."""
         live = self._active.of_tool(clinic_id, serial)
         if live is None:
-            return
+            return None
         feed = self._feeds.get(live.id)
-        if feed is not None and feed.take(records):
+        if feed is None:
+            return None
+        decoded = [_decoded(data) for _, data in records]
+        if feed.take(records, decoded):
             self.viewers.notify(live.id)
+        return decoded
 
     def watch(self, session_id: str) -> Subscription:
         """Subscribe a viewer (see :class:`Subscription`); cancel it in ``finally``."""

@@ -128,14 +128,19 @@ class LiveSession:
         return self.analyzer
 
     def stage(
-        self, store: TimeSeriesStore, records: Sequence[tuple[int, bytes]]
+        self,
+        store: TimeSeriesStore,
+        records: Sequence[tuple[int, bytes]],
+        decoded: Sequence[p.Frame | None] | None = None,
     ) -> tuple[int, int]:
-        """Decode and deduplicate a batch; its new samples wait in :attr:`staged` for the
-        group's one write. Returns (duplicates, malformed)."""
+        """Decode (unless ``decoded`` has them: None for a frame that did not decode) and
+        deduplicate a batch; its new samples wait in :attr:`staged` for the group's one
+        write. Returns (duplicates, malformed)."""
         counts = self.frames.counts
         dup_before, bad_before = counts.duplicate_frames, counts.malformed_frames
-        for host_ns, data in records:
-            tracked = self.frames.track(data, host_ns)
+        frames = [None] * len(records) if decoded is None else decoded
+        for (host_ns, data), known in zip(records, frames, strict=True):
+            tracked = self.frames.track(data, host_ns, known)
             if tracked is None:
                 continue
             frame, device_us = tracked.frame, tracked.device_us

@@ -170,9 +170,9 @@ async def upload_frames(
         _, records = decode_batch(bytes(body))
     except WireFormatError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-    hub.feed(token.clinic_id, serial, records)
+    decoded = hub.feed(token.clinic_id, serial, records)
     try:
-        outcome = await (await hub.ingest(token.clinic_id, serial, records))
+        outcome = await (await hub.ingest(token.clinic_id, serial, records, decoded))
     except Exception as exc:  # details in the log; the client hears of its own batch only
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, client_error(exc)) from None
     return outcome
@@ -394,8 +394,8 @@ async def stream_batches(
                 _LOGGER.warning("ingest from %s closed: %s", serial, exc)
                 await websocket.close(CLOSE_BAD_DATA, reason=str(exc)[:120])
                 break
-            hub.feed(clinic_id, serial, records)  # the live views: at once
-            future = await hub.ingest(clinic_id, serial, records)
+            decoded = hub.feed(clinic_id, serial, records)  # the live views: at once
+            future = await hub.ingest(clinic_id, serial, records, decoded)
             await in_flight.put((batch_id, future))
         await in_flight.put(None)
         with contextlib.suppress(Exception):
