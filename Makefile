@@ -89,6 +89,7 @@ bench: $(STAMP) $(VENDOR) servers
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_forward_latency.py
+	$(BIN)/python bench/bench_spool.py
 	$(BIN)/python bench/bench_api_ingest.py
 	$(BIN)/python bench/bench_live_latency.py
 	$(BIN)/python bench/bench_browser_latency.py
