@@ -130,8 +130,22 @@ def test_bad_commands_get_an_att_error_and_tare_is_flagged() -> None:
             await _collect(r, 3)
             await _control(r, p.encode_tare())
             await _collect(r, 12)
-            flags = [p.decode_frame(f).flags for f in r.frames]
-            assert sum(bool(f & p.FrameFlags.FIRST_AFTER_TARE) for f in flags) == 1
+            frames = [p.decode_frame(f) for f in r.frames]
+            assert sum(bool(f.flags & p.FrameFlags.FIRST_AFTER_TARE) for f in frames) == 1
+            # every frame holds the simulated samples, less the force at the tare after it
+            sim = r.tool.session(200)
+            start_us = VirtualToolOptions().start_t_us
+            tare_n = 0.0
+            for frame in frames:
+                k = ((frame.t_us - start_us) % p.DEVICE_CLOCK_MODULUS_US) // frame.dt_us
+                if frame.flags & p.FrameFlags.FIRST_AFTER_TARE:
+                    tare_n = float(sim.force_n[k])
+                expected = sim.force_n[k : k + frame.n] - tare_n
+                np.testing.assert_allclose(frame.force_n, expected, atol=0.005 + 1e-9)
+                np.testing.assert_allclose(frame.gyr_dps, sim.gyr_dps[k : k + frame.n], atol=0.05)
+                saturated = bool(np.any(sim.force_n[k : k + frame.n] >= sim.scenario.force_limit_n))
+                assert bool(frame.flags & p.FrameFlags.SATURATED) == saturated
+            assert tare_n != 0.0
 
     asyncio.run(run())
 

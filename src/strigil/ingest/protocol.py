@@ -85,6 +85,9 @@ _KNOWN_FLAGS: Final = int(
 
 _FLAGS: Final = {f: FrameFlags(f) for f in range(256) if not f & ~_KNOWN_FLAGS}
 """Every valid flags byte as FrameFlags (an enum call per frame costs a tenth of a decode)."""
+BATTERY_LOW_FLAGS: Final = frozenset(f for f in _FLAGS.values() if f & FrameFlags.BATTERY_LOW)
+"""The flags bytes that say the battery is low: ``frame.flags in BATTERY_LOW_FLAGS`` is a set
+lookup, where ``&`` on an IntFlag is an enum call (a microsecond, thousands of times a second)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,20 +221,34 @@ def encode_frame(
         for name, arr in (("force_n", force), ("acc_g", acc), ("gyr_dps", gyr)):
             if not np.isfinite(arr).all():
                 raise ValueError(f"{name} holds a non-finite value")
+    samples, clipped = sample_counts(values)
+    frame_flags = int(flags) | (int(FrameFlags.SATURATED) if clipped.any() else 0)
+    return pack_frame(seq=seq, t_us=t_us, dt_us=dt_us, counts=samples, flags=frame_flags)
+
+
+def sample_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Finite samples (rows of force N, acc g ×3, gyr dps ×3) as the profile's counts: an
+    ``(n, 7)`` little-endian int16 array, and for each row whether its force was beyond the
+    i16 range and clipped (the frame then says SATURATED). For a simulator that encodes a whole
+    session once and sends slices of it with :func:`pack_frame`."""
     counts = np.rint(values / _SCALE)
-    force_clipped = bool(counts[:, 0].max() > 32767 or counts[:, 0].min() < -32768)
-    frame_flags = int(flags) | (int(FrameFlags.SATURATED) if force_clipped else 0)
-    samples = np.clip(counts, -32768, 32767).astype("<i2")
+    clipped = (counts[:, 0] > 32767) | (counts[:, 0] < -32768)
+    return np.clip(counts, -32768, 32767).astype(_SAMPLE_DTYPE), clipped
+
+
+def pack_frame(*, seq: int, t_us: int, dt_us: int, counts: np.ndarray, flags: int) -> bytes:
+    """A frame of samples already in counts (rows of :func:`sample_counts`); ``seq`` and
+    ``t_us`` are taken modulo their wrap. The caller vouches for 1..255 rows and ``dt_us``."""
     header = HEADER.pack(
         PROFILE_VERSION,
-        frame_flags,
+        flags,
         seq % SEQ_MODULUS,
         t_us % DEVICE_CLOCK_MODULUS_US,
         dt_us,
-        n,
+        counts.shape[0],
         0,
     )
-    return header + samples.tobytes()
+    return header + counts.tobytes()
 
 
 def frames_lost(previous_seq: int, seq: int) -> int:

@@ -71,6 +71,15 @@ class VirtualToolOptions:
     extra_config: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _EncodedSession:
+    tare_n: float
+    counts: np.ndarray
+    """(samples, 7) int16 counts of the whole session, force less ``tare_n``."""
+    saturated_before: list[int]
+    """How many samples before index k saturated the force sensor (or clipped)."""
+
+
 class VirtualTool:
     """Profile v1 peripheral on a bumble ``Device``; call :meth:`start` inside the event loop."""
 
@@ -87,6 +96,8 @@ class VirtualTool:
         self._tare_pending = False
         self._stream_task: asyncio.Task[None] | None = None
         self._sessions: dict[int, SimulatedSession] = {}
+        self._encoded_sessions: dict[int, _EncodedSession] = {}
+        """By ``id()`` of a session in :attr:`_sessions` (which keeps it alive)."""
         self._position = 0  # next sample of the simulated session
         self._stopped_at: float | None = None
         self.on_frame: Callable[[bytes], None] | None = None
@@ -229,6 +240,22 @@ class VirtualTool:
             )
         return self._sessions[rate_hz]
 
+    def _encoded(self, sim: SimulatedSession) -> _EncodedSession:
+        """The session in the profile's counts at the current tare, encoded once (again after
+        a tare): a frame is then a slice and a header, as a tool's firmware sends its buffer."""
+        cached = self._encoded_sessions.get(id(sim))
+        if cached is not None and cached.tare_n == self._tare_n:
+            return cached
+        values = np.empty((sim.force_n.size, 7), dtype=np.float64)
+        values[:, 0] = sim.force_n - self._tare_n
+        values[:, 1:4] = sim.acc_g
+        values[:, 4:7] = sim.gyr_dps
+        counts, clipped = p.sample_counts(values)
+        saturated = clipped | (sim.force_n >= sim.scenario.force_limit_n)
+        before = np.concatenate([[0], np.cumsum(saturated)]).tolist()
+        self._encoded_sessions[id(sim)] = cached = _EncodedSession(self._tare_n, counts, before)
+        return cached
+
     async def _stream(self, connection: Connection) -> None:
         o = self.options
         rate = self.rate_hz
@@ -300,18 +327,15 @@ class VirtualTool:
             self._tare_n = float(sim.force_n[k])
             self._tare_pending = False
             flags |= p.FrameFlags.FIRST_AFTER_TARE
-        force = np.asarray(sim.force_n[k:j]) - self._tare_n
-        limit = sim.scenario.force_limit_n
-        if np.any(np.asarray(sim.force_n[k:j]) >= limit):
+        encoded = self._encoded(sim)
+        if encoded.saturated_before[j] > encoded.saturated_before[k]:
             flags |= p.FrameFlags.SATURATED
-        frame = p.encode_frame(
+        frame = p.pack_frame(
             seq=seq,
-            t_us=(t0_us + k * dt_us) % p.DEVICE_CLOCK_MODULUS_US,
+            t_us=t0_us + k * dt_us,
             dt_us=dt_us,
-            force_n=force,
-            acc_g=sim.acc_g[k:j],
-            gyr_dps=sim.gyr_dps[k:j],
-            flags=flags,
+            counts=encoded.counts[k:j],
+            flags=int(flags),
         )
         if o.malformed_every_n_frames and number % o.malformed_every_n_frames == 0:
             frame = frame[:-1]

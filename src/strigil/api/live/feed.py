@@ -78,7 +78,7 @@ class LiveFeed:
                 self._anchor_us = tracked.device_us if anchor is None else anchor
             self._add(tracked.device_us - self._anchor_us, frame)
             self.host_ns = host_ns
-            self.battery_low = bool(frame.flags & p.FrameFlags.BATTERY_LOW)
+            self.battery_low = frame.flags in p.BATTERY_LOW_FLAGS
             changed = True
         if changed:
             self.version += 1
@@ -87,15 +87,14 @@ class LiveFeed:
     def _add(self, rel_us: int, frame: p.Frame) -> None:
         dt_us = frame.dt_us
         step = max(round(1e6 / dt_us / TRACE_POINTS_PER_S), 1)
-        first_index = round(rel_us / dt_us)
         forces = frame.force_n.tolist()
+        n = len(forces)
+        times_s = [(rel_us + i * dt_us) / 1e6 for i in range(n)]
+        self._recent.extend(zip(times_s, forces, strict=True))
         version = self.version + 1
-        for i, force in enumerate(forces):
-            t = (rel_us + i * dt_us) / 1e6
-            self._recent.append((t, force))
-            if (first_index + i) % step == 0:
-                self.trace.append((version, round(t, 3), round(force, 2)))
-        self.t_s = (rel_us + (len(forces) - 1) * dt_us) / 1e6
+        for i in range(-round(rel_us / dt_us) % step, n, step):  # every step-th sample
+            self.trace.append((version, round(times_s[i], 3), round(forces[i], 2)))
+        self.t_s = times_s[-1]
         self.force_n = forces[-1]
         while self._recent and self._recent[0][0] <= self.t_s - SMOOTHING_S:
             self._recent.popleft()

@@ -82,7 +82,10 @@ class LiveSession:
             ),
         )
         """Decodes and deduplicates; its mark is the newest sample staged."""
-        self.staged: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.staged: list[tuple[int, p.Frame]] = []
+        """(device µs of the first sample since the anchor, frame) taken for the next write."""
+        self._staged_arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        """:attr:`staged` as (µs since the anchor, force, acc, gyr), built once a group."""
         self.targets = ProtocolTargets()
         self.rate_hz = row.rate_hz
         self.contact_area_mm2: float | None = None
@@ -151,8 +154,8 @@ class LiveSession:
                 self.anchor_ns = host_ns - (frame.n - 1) * frame.dt_us * 1000
                 self.rolled_ns = self.anchor_ns
                 self.anchor_unsaved = True
-            rel_us = device_us - self.anchor_device_us + np.arange(frame.n) * frame.dt_us
-            self.staged.append((rel_us, frame.force_n, frame.acc_g, frame.gyr_dps))
+            self.staged.append((device_us - self.anchor_device_us, frame))
+            self._staged_arrays = None
             # the frame left when its last sample was taken: that sample's device time is the
             # one its receive time follows (the first sample's would add the frame's length)
             self.clock.add(
@@ -161,7 +164,7 @@ class LiveSession:
             )
             self.live.host_ns = host_ns
             self.live.received_monotonic = time.monotonic()
-            self.live.battery_low = bool(frame.flags & p.FrameFlags.BATTERY_LOW)
+            self.live.battery_low = frame.flags in p.BATTERY_LOW_FLAGS
         dup = counts.duplicate_frames - dup_before
         bad = counts.malformed_frames - bad_before
         self.dirty = self.dirty or bool(bad or dup)
@@ -170,23 +173,32 @@ class LiveSession:
             self.begun = True
         return dup, bad
 
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(µs since the anchor, force_n, acc_g, gyr_dps) of everything staged, in one
+        numpy pass for the whole group rather than a few calls a frame."""
+        if self._staged_arrays is None:
+            staged = self.staged
+            firsts = np.fromiter((rel for rel, _ in staged), np.int64, len(staged))
+            counts = np.fromiter((f.force_n.shape[0] for _, f in staged), np.int64, len(staged))
+            steps = np.fromiter((f.dt_us for _, f in staged), np.int64, len(staged))
+            within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            self._staged_arrays = (
+                np.repeat(firsts, counts) + within * np.repeat(steps, counts),
+                np.concatenate([f.force_n for _, f in staged]),
+                np.concatenate([f.acc_g for _, f in staged]),
+                np.concatenate([f.gyr_dps for _, f in staged]),
+            )
+        return self._staged_arrays
+
     def staged_block(self) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(session, t_ns, force_n, acc_g, gyr_dps) of everything staged."""
-        rel = np.concatenate([x[0] for x in self.staged])
-        return (
-            self.id,
-            (self.anchor_ns or 0) + rel * 1000,
-            np.concatenate([x[1] for x in self.staged]),
-            np.concatenate([x[2] for x in self.staged]),
-            np.concatenate([x[3] for x in self.staged]),
-        )
+        rel, force, acc, gyr = self._arrays()
+        return (self.id, (self.anchor_ns or 0) + rel * 1000, force, acc, gyr)
 
     def commit_staged(self, store: TimeSeriesStore) -> None:
         """The staged samples are written: advance the mark, analyse them, store strokes."""
-        rel = np.concatenate([x[0] for x in self.staged])
-        force = np.concatenate([x[1] for x in self.staged])
-        acc = np.concatenate([x[2] for x in self.staged])
-        gyr = np.concatenate([x[3] for x in self.staged])
+        rel, force, acc, gyr = self._arrays()
+        self._staged_arrays = None
         self.staged = []
         self.hwm_us = self.frames.hwm_us
         self.samples += rel.size
@@ -194,7 +206,8 @@ class LiveSession:
         fresh = slice(None)
         if self.analyzed_hwm_us is not None:  # resent after a failed flush: stored, not re-fed
             done_us = self.analyzed_hwm_us - (self.anchor_device_us or 0)
-            fresh = slice(int(np.searchsorted(rel, done_us, side="right")), None)
+            if rel[0] <= done_us:
+                fresh = slice(int(np.searchsorted(rel, done_us, side="right")), None)
         t_s = rel / 1e6
         if t_s[fresh].size:
             analyzer = self._analyzer(self.rate_hz or 200)
@@ -210,6 +223,7 @@ class LiveSession:
     def rollback(self) -> None:
         """The group was not made durable: resent frames must be stored again."""
         self.staged = []
+        self._staged_arrays = None
         self.hwm_us = self.durable_hwm_us
         self.frames.rewind(self.durable_hwm_us)
 
