@@ -83,6 +83,21 @@ def test_a_damaged_file_is_left_alone_and_the_rest_is_read(
     assert bad.exists()  # not deleted: someone may want to look at it
 
 
+def test_an_unreadable_file_of_the_old_layout_is_left_and_the_rest_is_sent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = tmp_path / "C"  # a tool's own folder, as versions before segments spooled
+    old.mkdir()
+    (old / "000000000000.payload").write_bytes(encode_batch(0, [(5, b"c1")]))
+    (old / "000000000001.payload").mkdir()  # read_bytes fails (as an I/O error would)
+    (old / "000000000002.payload").write_bytes(encode_batch(2, [(7, b"c3")]))
+    with caplog.at_level(logging.ERROR):
+        spool = SegmentSpool(tmp_path)
+    left = [records for _, records in spool.take_leftover("C")]
+    assert left == [[(5, b"c1")], [(7, b"c3")]]
+    assert "000000000001.payload" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("data", "says"),
     [

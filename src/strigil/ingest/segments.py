@@ -97,7 +97,7 @@ class SegmentSpool:
             self._load(path, _sections_of(path))
         for old in sorted(p for p in self.folder.iterdir() if p.is_dir() and p.name != SEGMENTS):
             for path in DiskQueue(old, max_bytes=2**62).paths():  # a folder a tool, of old
-                self._load(path, [(old.name, path.read_bytes())])
+                self._load(path, _legacy_sections_of(old.name, path))
 
     def _load(self, path: Path, sections: list[tuple[str, bytes]] | None) -> None:
         if sections is None:
@@ -179,5 +179,14 @@ def _sections_of(path: Path) -> list[tuple[str, bytes]] | None:
     try:
         return decode_segment(path.read_bytes())
     except (OSError, WireFormatError) as exc:
+        _LOGGER.error("spool file %s cannot be read (%s): it is left where it is", path, exc)
+        return None
+
+
+def _legacy_sections_of(serial: str, path: Path) -> list[tuple[str, bytes]] | None:
+    """A file of the older layout (a folder a tool, one batch a file) as one section."""
+    try:
+        return [(serial, path.read_bytes())]
+    except OSError as exc:
         _LOGGER.error("spool file %s cannot be read (%s): it is left where it is", path, exc)
         return None
